@@ -1,0 +1,29 @@
+"""Data contracts shared by every Sluice package: jobs, attempts, DLQ items, traces."""
+
+from schemas.job import (
+    DEAD_LETTERED,
+    DELIVERABLE,
+    TERMINAL,
+    TRANSITIONS,
+    DeadReason,
+    IllegalTransition,
+    Job,
+    JobPage,
+    JobStatus,
+    TraceStep,
+    check_transition,
+)
+
+__all__ = [
+    "DEAD_LETTERED",
+    "DELIVERABLE",
+    "TERMINAL",
+    "TRANSITIONS",
+    "DeadReason",
+    "IllegalTransition",
+    "Job",
+    "JobPage",
+    "JobStatus",
+    "TraceStep",
+    "check_transition",
+]

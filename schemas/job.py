@@ -1,0 +1,157 @@
+"""The job record (claim check) and its state machine.
+
+A Celery message carries only ``job_id``; everything else about a job lives here, in the
+store. Status changes go through :func:`check_transition`, the single definition of which
+moves are legal, and the stores apply them compare-and-set, so a duplicate delivery can
+never move a job backwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+    REQUEUED = "requeued"
+    DISCARDED = "discarded"
+    CANCELLED = "cancelled"
+
+
+class DeadReason(StrEnum):
+    EXHAUSTED = "exhausted"
+    NON_RETRYABLE = "non_retryable"
+    POISON = "poison"
+    WORKER_LOST = "worker_lost"
+    BUDGET = "budget"
+    INVALID_INPUT = "invalid_input"
+
+
+_S = JobStatus
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    # queued -> dead: a delivery past max_deliveries, or input refused before running.
+    _S.QUEUED: frozenset({_S.RUNNING, _S.CANCELLED, _S.DEAD}),
+    # running -> running is a redelivery of the same message after its worker was lost.
+    _S.RUNNING: frozenset({_S.RUNNING, _S.SUCCEEDED, _S.RETRYING, _S.DEAD}),
+    _S.RETRYING: frozenset({_S.RUNNING, _S.CANCELLED, _S.DEAD}),
+    _S.DEAD: frozenset({_S.CLAIMED, _S.RESOLVED, _S.REQUEUED, _S.DISCARDED}),
+    # claimed -> dead releases a reviewer's claim without acting on it.
+    _S.CLAIMED: frozenset({_S.DEAD, _S.RESOLVED, _S.REQUEUED, _S.DISCARDED}),
+    _S.SUCCEEDED: frozenset(),
+    _S.RESOLVED: frozenset(),
+    _S.REQUEUED: frozenset(),
+    _S.DISCARDED: frozenset(),
+    _S.CANCELLED: frozenset(),
+}
+
+TERMINAL: frozenset[JobStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+# States a broker message may still be on its way for.
+DELIVERABLE: frozenset[JobStatus] = frozenset({_S.QUEUED, _S.RETRYING, _S.RUNNING})
+# States of the dead-letter queue: a person has to act on these.
+DEAD_LETTERED: frozenset[JobStatus] = frozenset({_S.DEAD, _S.CLAIMED})
+
+
+class IllegalTransition(Exception):
+    """A status change the state machine does not allow; nothing was changed."""
+
+    def __init__(self, job_id: str, current: JobStatus, target: JobStatus) -> None:
+        super().__init__(f"job {job_id}: cannot move from {current} to {target}")
+        self.job_id = job_id
+        self.current = current
+        self.target = target
+
+
+def check_transition(job_id: str, current: JobStatus, target: JobStatus) -> None:
+    if target not in TRANSITIONS[current]:
+        raise IllegalTransition(job_id, current, target)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+class TraceStep(BaseModel):
+    """One timed step of a job's work (``retrieval``, ``llm_generation``, ...)."""
+
+    name: str
+    started_at: datetime
+    duration_ms: float
+    attrs: dict[str, Any] = Field(default_factory=dict)
+
+
+class Job(BaseModel):
+    id: str = Field(default_factory=new_job_id)
+    kind: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+    status: JobStatus = JobStatus.QUEUED
+    reason: DeadReason | None = None
+    error: str | None = None
+    # Every broker delivery, counted before the task body runs.
+    deliveries: int = 0
+    # Messages sent by Celery's retry; deliveries - retries is how often the
+    # current message has been delivered, which is what the poison cap bounds.
+    retries: int = 0
+    max_deliveries: int = 5
+    # The broker message that currently speaks for this job; a delivery of any
+    # other message id is stale and is dropped.
+    task_id: str | None = None
+    sent_at: datetime | None = None
+    attempts: list[dict[str, Any]] = Field(default_factory=list)
+    result: Any = None
+    trace: list[TraceStep] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    redriven_from: str | None = None
+    claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
+    # When the current claim began: the dashboard shows it and times the review from it.
+    claimed_at: datetime | None = None
+    # Extraction: the schema the record is validated by, and the sorted (loc, type) pairs
+    # of the last failure, which groups dead jobs that failed the same way.
+    schema_name: str | None = None
+    schema_version: int | None = None
+    error_signature: str | None = None
+    # Per sink name: {"status": pending|delivered|retrying|failed, "delivery_job": id,
+    # "attempts": n, "last_error": str, "delivered_at": time}.
+    sink_deliveries: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # The job this one was redriven as (set on the old job by a requeue).
+    redriven_to: str | None = None
+    # Dead-letter actions: {"action": requeue|discard|resolve, "by", "at", "reason"|"hint"}.
+    audit: list[dict[str, Any]] = Field(default_factory=list)
+    # Retries that waited for an LLM budget window or the kill switch: not faults, so they
+    # never count toward max_retries (they do count in ``retries``, for the poison cap).
+    waits: int = 0
+    # The API key (its id, never the key) that submitted the job: per-key LLM budgets.
+    api_key_id: str | None = None
+    version: int = 0
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def current_message_deliveries(self) -> int:
+        return self.deliveries - self.retries
+
+
+class JobPage(BaseModel):
+    items: list[Job]
+    next_cursor: str | None = None

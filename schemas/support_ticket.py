@@ -1,0 +1,107 @@
+"""The built-in extraction target ``support_ticket``: one customer support request.
+
+Field rules are what the record must look like anywhere (a sink, a reviewer's form).
+Grounding rules run only when a validation context carries the source document
+(``{"source": text, "message_date": date}``, see :mod:`workers.extraction.grounding`):
+the extracted email and order id must occur in the source, and the order date may not
+be after the message. They are what keep a plausible-looking invention out of the sinks;
+a reviewer resolving a dead job validates without them, since a person may know better.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+
+class IssueType(StrEnum):
+    REFUND_REQUEST = "refund_request"
+    DELIVERY_ISSUE = "delivery_issue"
+    PRODUCT_DEFECT = "product_defect"
+    GENERAL_INQUIRY = "general_inquiry"
+
+
+# `[0-9]`, never `\d`: llama.cpp's grammar compiler crashes on the escape.
+OrderId = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
+CustomerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class SupportTicket(BaseModel):
+    """A support request as the sinks receive it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_email: EmailStr = Field(description="The customer's email address.")
+    order_id: OrderId = Field(description="The order number: exactly 5 digits.")
+    issue_type: IssueType = Field(description="What the customer needs.")
+    order_date: date = Field(description="The date the order was placed (YYYY-MM-DD).")
+    customer_name: CustomerName = Field(description="The customer's name.")
+
+    @field_validator("customer_email")
+    @classmethod
+    def _email_in_source(cls, value: str, info: ValidationInfo) -> str:
+        source = _source(info)
+        if source is not None and value.lower() not in source.lower():
+            raise PydanticCustomError(
+                "not_in_source",
+                "{value} does not occur in the source message; copy the address exactly",
+                {"value": value},
+            )
+        return value
+
+    @field_validator("order_id")
+    @classmethod
+    def _order_id_in_source(cls, value: str, info: ValidationInfo) -> str:
+        source = _source(info)
+        if source is not None and not re.search(rf"(?<![0-9]){re.escape(value)}(?![0-9])", source):
+            raise PydanticCustomError(
+                "not_in_source",
+                "order number {value} does not occur in the source message",
+                {"value": value},
+            )
+        return value
+
+    @field_validator("order_date")
+    @classmethod
+    def _order_date_not_after_message(cls, value: date, info: ValidationInfo) -> date:
+        message_date = _message_date(info)
+        if message_date is not None and value > message_date:
+            raise PydanticCustomError(
+                "date_after_message",
+                "order date {value} is after the message date {message_date}",
+                {"value": value.isoformat(), "message_date": message_date.isoformat()},
+            )
+        return value
+
+
+def _source(info: ValidationInfo) -> str | None:
+    context: Any = info.context
+    if isinstance(context, dict):
+        source = context.get("source")
+        return source if isinstance(source, str) else None
+    return None
+
+
+def _message_date(info: ValidationInfo) -> date | None:
+    context: Any = info.context
+    if not isinstance(context, dict):
+        return None
+    value = context.get("message_date")
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return None

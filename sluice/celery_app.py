@@ -1,0 +1,133 @@
+"""The Celery app: queue topology, delivery baseline, and the worker's start-up checks.
+
+Start a worker with ``sluice worker`` (or ``celery -A sluice.celery_app worker``; the same
+checks run either way, as a bootstep).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, bootsteps
+from kombu import Exchange  # type: ignore[attr-defined]
+from kombu import Queue as KombuQueue  # type: ignore[attr-defined]
+
+from sluice.metrics import WorkerMetricsExporter
+from sluice.routing import TASK_MODULES, Queue, all_routes
+from sluice.settings import Settings, get_settings
+from sluice.visibility import check_time_limits
+
+# Queues whose tasks run long: one message prefetched per process, never more.
+LONG_TASK_QUEUES = frozenset({Queue.CPU.value, Queue.GPU.value})
+MAX_RECOVERY_INTERVAL_SECONDS = 10.0
+
+
+class UnsafeWorkerConfiguration(Exception):
+    """The worker would lose or duplicate work with these options; it refuses to start."""
+
+
+def embedded_broker_url(settings: Settings) -> str:
+    return f"redis+socket://{(settings.data_dir / 'redis.sock').resolve()}"
+
+
+def broker_url(settings: Settings) -> str:
+    return settings.broker_url or embedded_broker_url(settings)
+
+
+def _kombu_queue(name: str) -> Any:
+    return KombuQueue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
+
+
+def broker_transport_options(settings: Settings) -> dict[str, float]:
+    """Redis restores a dead worker's unacknowledged messages only when a live worker sweeps
+    for ones older than the visibility timeout. Kombu's default sweep runs every ~100 s;
+    sweeping every tenth of the timeout (at most 10 s) bounds how late a redelivery comes."""
+    return {
+        "visibility_timeout": settings.visibility_timeout,
+        "unacked_restore_interval": max(1.0, min(10.0, settings.visibility_timeout / 10)),
+        "unacked_restore_throttle": 1,
+    }
+
+
+def create_celery_app(settings: Settings) -> Celery:
+    app = Celery("sluice", broker=broker_url(settings), include=[*TASK_MODULES, *settings.plugins])
+    routes = all_routes(settings.plugins)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # A task that fails or hits its hard time limit outside our handling is acked (left
+        # unacked it would hold a prefetch slot until the worker restarts); the job it was
+        # running is found by sluice.recovery, from the store, and its message re-sent.
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_time_limit=settings.task_time_limit,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        broker_transport_options=broker_transport_options(settings),
+        broker_connection_retry_on_startup=True,
+        task_queues=[_kombu_queue(queue.value) for queue in Queue],
+        task_default_queue=Queue.CPU.value,
+        task_routes={name: {"queue": route.queue.value} for name, route in routes.items()},
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+    )
+    app.steps["worker"].add(DeliveryBaseline)
+    app.steps["worker"].add(StrandedJobRecovery)
+    app.steps["worker"].add(WorkerMetricsExporter)
+    return app
+
+
+def check_worker_options(worker: Any, settings: Settings) -> None:
+    """Refuse to start a worker that could lose or duplicate work."""
+    consumed = set(worker.app.amqp.queues.consume_from or worker.app.amqp.queues)
+    conf = worker.app.conf
+    problems = []
+    if not conf.task_acks_late:
+        problems.append("task_acks_late must be on: a crash mid-task would lose the message")
+    if not conf.task_reject_on_worker_lost:
+        problems.append("task_reject_on_worker_lost must be on: a killed child loses its task")
+    if consumed & LONG_TASK_QUEUES and worker.prefetch_multiplier != 1:
+        problems.append(
+            f"prefetch multiplier is {worker.prefetch_multiplier}; workers consuming "
+            f"{sorted(consumed & LONG_TASK_QUEUES)} must prefetch 1"
+        )
+    if problems:
+        raise UnsafeWorkerConfiguration("; ".join(problems))
+    check_time_limits(
+        settings, (getattr(task, "time_limit", None) for task in worker.app.tasks.values())
+    )
+
+
+class DeliveryBaseline(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Runs the start-up checks of :func:`check_worker_options` as the worker is built."""
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        check_worker_options(worker, get_settings())
+
+
+class StrandedJobRecovery(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Re-sends jobs that were stored but whose message never reached the broker."""
+
+    requires = ("celery.worker.components:Timer",)
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self._timer_entry: Any = None
+
+    def start(self, worker: Any) -> None:
+        from sluice.recovery import recover
+
+        interval = min(MAX_RECOVERY_INTERVAL_SECONDS, get_settings().stranded_after_seconds)
+        self._timer_entry = worker.timer.call_repeatedly(interval, recover, (), priority=10)
+
+    def stop(self, worker: Any) -> None:
+        if self._timer_entry is not None:
+            self._timer_entry.cancel()
+
+
+app = create_celery_app(get_settings())

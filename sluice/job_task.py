@@ -1,0 +1,192 @@
+"""How a job kind's code runs inside Celery: count the delivery, run, record the outcome.
+
+Task code is a plain function of a :class:`JobContext` registered with :func:`job_task`.
+It returns the result, or raises :class:`Retryable` for a transient fault (retried by
+Celery with jittered exponential backoff, bounded by ``max_retries``) or
+:class:`DeadLetter` to send the job to the dead-letter queue with a reason. Any other
+exception is a bug or bad input: the job goes to ``dead/non_retryable`` with the error.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from schemas.job import DeadReason, Job, JobStatus, TraceStep, utcnow
+from sluice.settings import Settings, get_settings
+from sluice.stores import JobNotFound, JobStore, get_store
+from sluice.visibility import check_countdown
+
+log = structlog.get_logger(__name__)
+
+
+class Retryable(Exception):
+    """A transient fault (timeout, connection refused, 429, 5xx): try again later."""
+
+    def __init__(self, message: str, *, countdown: float | None = None, wait: bool = False) -> None:
+        super().__init__(message)
+        self.countdown = countdown
+        # A wait (an LLM budget window, the kill switch) is not a fault: the job waits as
+        # long as it takes, and the wait never counts toward max_retries.
+        self.wait = wait
+
+
+class DeadLetter(Exception):
+    """Stop here: the job goes to the dead-letter queue with ``reason``."""
+
+    def __init__(self, reason: DeadReason, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.fields = fields
+
+
+@dataclass
+class JobContext:
+    job: Job
+    store: JobStore
+    settings: Settings
+    retries: int
+    trace: list[TraceStep] = field(default_factory=list)
+
+    @contextmanager
+    def step(self, name: str, **attrs: Any) -> Iterator[dict[str, Any]]:
+        """Time a step of the work; the yielded dict holds attributes to record with it."""
+        started_at = utcnow()
+        start = time.perf_counter()
+        recorded = dict(attrs)
+        try:
+            yield recorded
+        finally:
+            duration_ms = (time.perf_counter() - start) * 1000
+            self.trace.append(
+                TraceStep(name=name, started_at=started_at, duration_ms=duration_ms, attrs=recorded)
+            )
+
+
+JobHandler = Callable[[JobContext], Any]
+H = TypeVar("H", bound=JobHandler)
+
+
+def retry_countdown(settings: Settings, retries: int) -> float:
+    """Exponential backoff with equal jitter: a herd of retries spreads out, yet none
+    comes back sooner than half the nominal delay."""
+    ceiling = min(settings.retry_backoff_max_seconds, settings.retry_backoff_seconds * 2**retries)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class JobTask(Task):  # type: ignore[misc]
+    """Celery task base for job kinds; ``handler`` is the kind's code."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    ignore_result = True
+    # The bound is SLUICE_MAX_RETRIES, enforced in _retry_or_give_up; Celery's own default
+    # (3) would otherwise raise MaxRetriesExceededError before ours is reached.
+    max_retries = None
+    handler: JobHandler
+
+    def run_job(self, job_id: str) -> None:
+        settings = get_settings()
+        store = get_store()
+        bound = log.bind(
+            job_id=job_id, kind=self.name, queue=self._queue(), task_id=self.request.id
+        )
+        try:
+            decision = store.begin_delivery(job_id, self.request.id)
+        except JobNotFound:
+            bound.error("delivery for a job the store does not have; dropped")
+            return
+        except Exception as exc:  # the store is unreachable: keep the message alive
+            countdown = retry_countdown(settings, self.request.retries)
+            bound.warning("cannot count the delivery; retrying", error=str(exc))
+            raise self.retry(countdown=countdown, exc=None) from exc
+        if not decision.run:
+            bound.info("delivery dropped", why=decision.why, status=decision.job.status)
+            return
+        job = decision.job
+        bound = bound.bind(delivery=job.deliveries, retries=self.request.retries)
+        context = JobContext(job=job, store=store, settings=settings, retries=self.request.retries)
+        # Every line logged while the job runs (ours, the handler's, libraries') says which
+        # job, kind, queue and attempt (the delivery number: a redelivery is a new attempt).
+        structlog.contextvars.bind_contextvars(
+            job_id=job_id, kind=self.name, queue=self._queue(), attempt=job.deliveries
+        )
+        try:
+            result = type(self).handler(context)
+            done = store.transition(
+                job_id, JobStatus.SUCCEEDED, result=result, error=None, trace=context.trace
+            )
+            bound.info("job succeeded", status=done.status)
+        except (Retryable, SoftTimeLimitExceeded) as exc:
+            self._retry_or_give_up(store, settings, job, context, exc, bound)
+        except DeadLetter as exc:
+            store.transition(
+                job_id, JobStatus.DEAD, reason=exc.reason, error=str(exc),
+                trace=context.trace, **exc.fields,
+            )
+            bound.warning("job dead-lettered", reason=exc.reason, error=str(exc))
+        except Exception as exc:  # a bug or bad input: keep it for a person, never drop it
+            store.transition(
+                job_id, JobStatus.DEAD, reason=DeadReason.NON_RETRYABLE,
+                error=f"{type(exc).__name__}: {exc}", trace=context.trace,
+            )
+            bound.exception("job failed", reason=DeadReason.NON_RETRYABLE)
+        finally:
+            structlog.contextvars.unbind_contextvars("job_id", "kind", "queue", "attempt")
+
+    def _retry_or_give_up(
+        self,
+        store: JobStore,
+        settings: Settings,
+        job: Job,
+        context: JobContext,
+        exc: BaseException,
+        bound: Any,
+    ) -> None:
+        error = str(exc) or type(exc).__name__
+        waiting = bool(getattr(exc, "wait", False))
+        if not waiting and self.request.retries - job.waits >= settings.max_retries:
+            store.transition(
+                job.id, JobStatus.DEAD, reason=DeadReason.EXHAUSTED,
+                error=f"gave up after {self.request.retries} retries: {error}",
+                trace=context.trace,
+            )
+            bound.warning("job dead-lettered", reason=DeadReason.EXHAUSTED, error=error)
+            return
+        countdown = getattr(exc, "countdown", None) or retry_countdown(
+            settings, self.request.retries
+        )
+        check_countdown(settings, countdown)
+        store.transition(
+            job.id, JobStatus.RETRYING, retries=job.retries + 1, waits=job.waits + waiting,
+            error=error, trace=context.trace,
+        )
+        bound.info("job retrying", countdown=round(countdown, 2), error=error)
+        raise self.retry(countdown=countdown, exc=None)
+
+    def _queue(self) -> str | None:
+        info = self.request.delivery_info or {}
+        return info.get("routing_key")
+
+
+def job_task(kind: str, **options: Any) -> Callable[[H], H]:
+    """Register ``handler`` as the code of job kind ``kind`` (the Celery task name)."""
+
+    def register(handler: H) -> H:
+        def run(self: JobTask, job_id: str) -> None:
+            self.run_job(job_id)
+
+        shared_task(name=kind, base=JobTask, bind=True, handler=staticmethod(handler), **options)(
+            run
+        )
+        return handler
+
+    return register

@@ -1,0 +1,85 @@
+"""Recovery from the store's point of view: every unfinished job keeps a live message.
+
+Two cases are found from the job records and re-sent, each under a fresh message id so
+that any copy of the old message, if it ever arrives, is stale and dropped on delivery:
+
+- stranded: stored while the broker was down, its message never confirmed sent;
+- abandoned: running or retrying, untouched for longer than the visibility timeout (plus
+  ``stranded_after``), so no broker message can still speak for it: its worker hit a hard
+  time limit, or the broker lost the message. The re-sent message counts as a delivery,
+  so a job that keeps getting abandoned still ends ``dead/poison``.
+
+Every worker runs this on a timer (``StrandedJobRecovery`` in ``sluice.celery_app``);
+compare-and-set makes concurrent runs harmless.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import structlog
+from celery import Celery
+
+from schemas.job import Job, JobStatus
+from sluice.enqueue import send
+from sluice.settings import Settings, get_settings
+from sluice.stores import JobStore, get_store
+
+log = structlog.get_logger(__name__)
+
+
+def _take_over(
+    store: JobStore, job_id: str, still_lost: Callable[[Job], bool]
+) -> Job | None:
+    """Give the job a fresh message id if it is still lost; None when it moved on."""
+    new_task_id = uuid.uuid4().hex
+
+    def change(job: Job) -> Job | None:
+        if not still_lost(job):
+            return None
+        job.task_id = new_task_id
+        return job
+
+    job = store.mutate(job_id, change)
+    return job if job.task_id == new_task_id else None
+
+
+def recover(
+    store: JobStore | None = None, celery: Celery | None = None, settings: Settings | None = None
+) -> int:
+    """Re-send every stranded or abandoned job; returns how many were sent."""
+    from sluice.celery_app import app
+
+    store = store or get_store()
+    celery = celery or app
+    settings = settings or get_settings()
+    stranded_after = timedelta(seconds=settings.stranded_after_seconds)
+    quiet_for = timedelta(seconds=settings.visibility_timeout) + stranded_after
+    resent = 0
+
+    for found in store.stranded(stranded_after):
+        job = _take_over(
+            store, found.id, lambda j: j.status is JobStatus.QUEUED and j.sent_at is None
+        )
+        if job is not None:
+            resent += _resend(job, store, celery, settings, "stranded")
+
+    for found in store.abandoned(quiet_for):
+
+        def untouched(job: Job, seen: Job = found) -> bool:
+            return job.status is seen.status and job.version == seen.version
+
+        job = _take_over(store, found.id, untouched)
+        if job is not None:
+            resent += _resend(job, store, celery, settings, "abandoned")
+    return resent
+
+
+def _resend(job: Job, store: JobStore, celery: Celery, settings: Settings, why: str) -> int:
+    sent = send(job, store=store, celery=celery, settings=settings)
+    if sent.sent_at is None or sent.sent_at == job.sent_at:
+        return 0
+    log.warning("re-sent a job that had lost its message", job_id=job.id, kind=job.kind, why=why)
+    return 1

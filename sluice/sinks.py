@@ -1,0 +1,103 @@
+"""Handing an accepted record to the sinks: one ``sink.deliver`` job per sink, on ``io``.
+
+Both the extraction worker (a valid record) and the dead-letter queue (a resolution) call
+:func:`push_to_sinks`. Each delivery is its own job whose idempotency key is
+``sink:{job_id}:{sink}``, so pushing twice (a redelivered worker, a repeated resolve)
+creates nothing new, and each sink receives the source job id as its idempotency key.
+The delivery job carries the record itself: a sink never depends on when the source job's
+own status is written. A sink that is down is retried with backoff; one that stays down
+leaves a dead delivery job in the DLQ, which a requeue sends again. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from celery import Celery
+
+from schemas.job import Job, utcnow
+from sluice.enqueue import send
+from sluice.settings import Settings
+from sluice.stores import JobStore
+
+DELIVER_KIND = "sink.deliver"
+KNOWN_SINKS = ("records", "jsonl", "webhook")
+
+
+class UnknownSink(ValueError):
+    """SLUICE_SINKS names a sink Sluice does not have."""
+
+
+def configured_sinks(settings: Settings) -> list[str]:
+    names = [name.strip() for name in settings.sinks.split(",") if name.strip()]
+    unknown = [name for name in names if name not in KNOWN_SINKS]
+    if unknown:
+        raise UnknownSink(f"SLUICE_SINKS: unknown sink(s) {unknown}; known: {list(KNOWN_SINKS)}")
+    return names
+
+
+def delivery_key(job_id: str, sink: str) -> str:
+    return f"sink:{job_id}:{sink}"
+
+
+def pending_deliveries(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The ``sink_deliveries`` entries of a record about to be pushed."""
+    queued_at = utcnow().isoformat()
+    return {
+        sink: {"status": "pending", "attempts": 0, "queued_at": queued_at}
+        for sink in configured_sinks(settings)
+    }
+
+
+def push_to_sinks(
+    store: JobStore,
+    celery: Celery,
+    settings: Settings,
+    job: Job,
+    record: dict[str, Any],
+    *,
+    note: bool = True,
+    skip: frozenset[str] = frozenset(),
+) -> Job:
+    """Queue one delivery of ``record`` per configured sink and note each on ``job``.
+
+    ``note=False`` when the caller has written :func:`pending_deliveries` onto the job in
+    its own update already (one store write fewer per record on the hot path); ``skip``
+    names sinks the caller delivered itself (a worker writes local sinks in place).
+    """
+    sinks = [sink for sink in configured_sinks(settings) if sink not in skip]
+    deliveries: dict[str, dict[str, Any]] = {}
+    for sink in sinks:
+        delivery = Job(
+            kind=DELIVER_KIND,
+            input={
+                "job_id": job.id,
+                "sink": sink,
+                "record": record,
+                "schema_name": job.schema_name,
+                "schema_version": job.schema_version,
+            },
+            idempotency_key=delivery_key(job.id, sink),
+            max_deliveries=settings.max_deliveries,
+            task_id=uuid.uuid4().hex,
+            schema_name=job.schema_name,
+            schema_version=job.schema_version,
+        )
+        stored, created = store.create(delivery)
+        if created or stored.sent_at is None:
+            send(stored, store=store, celery=celery, settings=settings)
+        deliveries[sink] = {"delivery_job": stored.id}
+    if not note:
+        return job
+
+    def add_missing(current: Job) -> Job | None:
+        changed = False
+        for sink, entry in deliveries.items():
+            known = current.sink_deliveries.get(sink)
+            if known is None:
+                current.sink_deliveries[sink] = {**pending_deliveries(settings)[sink], **entry}
+                changed = True
+        return current if changed else None
+
+    return store.mutate(job.id, add_missing)

@@ -1,0 +1,43 @@
+"""Job stores: SQLite (embedded default) or MongoDB (``SLUICE_MONGODB_URL``)."""
+
+from __future__ import annotations
+
+import functools
+
+from sluice.settings import Settings, get_settings
+from sluice.stores.base import (
+    ConcurrentUpdate,
+    IdempotencyConflict,
+    InvalidCursor,
+    JobNotFound,
+    JobQuery,
+    JobStore,
+)
+
+
+def open_store(settings: Settings) -> JobStore:
+    if settings.mongodb_url is not None:
+        from sluice.stores.mongo import MongoJobStore
+
+        return MongoJobStore(settings.mongodb_url.get_secret_value(), settings.mongodb_database)
+    from sluice.stores.sqlite import SQLiteJobStore
+
+    return SQLiteJobStore(settings.sqlite_path)
+
+
+@functools.cache
+def get_store() -> JobStore:
+    """The process-wide store for the process-wide settings."""
+    return open_store(get_settings())
+
+
+__all__ = [
+    "ConcurrentUpdate",
+    "IdempotencyConflict",
+    "InvalidCursor",
+    "JobNotFound",
+    "JobQuery",
+    "JobStore",
+    "get_store",
+    "open_store",
+]

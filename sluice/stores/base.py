@@ -1,0 +1,277 @@
+"""The job store: a backend gives a handful of primitives, the operations are written once.
+
+A backend implements insert, get, compare-and-set replace (on ``version``) and queries.
+Everything that changes a job (state transitions, delivery counting, attempts, claims)
+is built here on :meth:`JobStore.mutate`, so SQLite and MongoDB follow the same rules and
+one contract suite covers both.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.job import (
+    DeadReason,
+    IllegalTransition,
+    Job,
+    JobPage,
+    JobStatus,
+    check_transition,
+    utcnow,
+)
+from sluice.delivery import DeliveryDecision, decide_delivery
+
+MAX_CAS_ATTEMPTS = 50
+
+
+class JobNotFound(KeyError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
+
+    def __str__(self) -> str:
+        return f"no job {self.job_id}"
+
+
+class ConcurrentUpdate(Exception):
+    """A job kept changing under us; a caller-visible version check failed."""
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key exists already, for a job with other kind or input."""
+
+    def __init__(self, existing: Job) -> None:
+        super().__init__(
+            f"idempotency key {existing.idempotency_key!r} belongs to job {existing.id} "
+            "with a different kind or input"
+        )
+        self.existing = existing
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Filters for listing; ``fields`` are dotted paths into the job (``input.schema``)."""
+
+    statuses: tuple[JobStatus, ...] = ()
+    kind: str | None = None
+    reason: DeadReason | None = None
+    fields: tuple[tuple[str, Any], ...] = ()
+    created_before: datetime | None = None
+    created_after: datetime | None = None
+    updated_before: datetime | None = None
+
+
+def encode_cursor(job: Job) -> str:
+    raw = json.dumps([format_time(job.created_at), job.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, job_id = json.loads(base64.urlsafe_b64decode(padded))
+        return str(created), str(job_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor(f"malformed cursor {cursor!r}") from exc
+
+
+def format_time(moment: datetime) -> str:
+    """Fixed-width UTC text, so that string order is time order."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+Mutation = Callable[[Job], Job | None]
+
+
+class JobStore(ABC):
+    # ---- backend primitives -------------------------------------------------------------
+
+    @abstractmethod
+    def _insert(self, job: Job) -> bool:
+        """Insert; False when the idempotency key exists already."""
+
+    @abstractmethod
+    def get(self, job_id: str) -> Job:
+        """The job, or :class:`JobNotFound`."""
+
+    @abstractmethod
+    def get_by_idempotency_key(self, key: str) -> Job | None: ...
+
+    @abstractmethod
+    def _replace(self, job: Job, expected_version: int) -> bool:
+        """Write ``job`` if the stored version is still ``expected_version``."""
+
+    @abstractmethod
+    def _find(
+        self, query: JobQuery, limit: int, after: tuple[str, str] | None, oldest_first: bool
+    ) -> list[Job]: ...
+
+    @abstractmethod
+    def count(self, query: JobQuery) -> int: ...
+
+    def count_by(self, query: JobQuery, path: str) -> dict[str | None, int]:
+        """How many jobs match ``query`` per value of the dotted ``path`` (a GROUP BY).
+
+        This default reads every match; the backends override it with a native query.
+        """
+        counts: dict[str | None, int] = {}
+        for job in self.iter_jobs(query):
+            value: Any = job.model_dump(mode="json")
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            key = None if value is None else str(value)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # ---- operations ---------------------------------------------------------------------
+
+    def create(self, job: Job) -> tuple[Job, bool]:
+        """Store a new job; with a known idempotency key return the existing one instead."""
+        if self._insert(job):
+            return job, True
+        assert job.idempotency_key is not None
+        existing = self.get_by_idempotency_key(job.idempotency_key)
+        if existing is None:  # deleted between the two calls; a retry settles it
+            return self.create(job)
+        if existing.kind != job.kind or existing.input != job.input:
+            raise IdempotencyConflict(existing)
+        return existing, False
+
+    def mutate(self, job_id: str, change: Mutation) -> Job:
+        """Apply ``change`` compare-and-set; it returns the new job, or None to leave it.
+
+        ``change`` gets a copy and may run more than once when writers race, so it must
+        not have side effects outside the job.
+        """
+        for _ in range(MAX_CAS_ATTEMPTS):
+            current = self.get(job_id)
+            proposed = change(current.model_copy(deep=True))
+            if proposed is None:
+                return current
+            proposed.version = current.version + 1
+            proposed.updated_at = utcnow()
+            if self._replace(proposed, current.version):
+                return proposed
+        raise ConcurrentUpdate(f"job {job_id} changed {MAX_CAS_ATTEMPTS} times while updating")
+
+    def transition(
+        self,
+        job_id: str,
+        target: JobStatus,
+        *,
+        expected_version: int | None = None,
+        **fields: Any,
+    ) -> Job:
+        """Move a job to ``target`` (and set ``fields``), or raise :class:`IllegalTransition`."""
+
+        def change(job: Job) -> Job:
+            if expected_version is not None and job.version != expected_version:
+                raise ConcurrentUpdate(
+                    f"job {job_id} is at version {job.version}, not {expected_version}"
+                )
+            check_transition(job.id, job.status, target)
+            updated = job.model_copy(update={"status": target, **fields})
+            if target in (JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELLED):
+                updated.finished_at = utcnow()
+            return Job.model_validate(updated.model_dump())
+
+        return self.mutate(job_id, change)
+
+    def update_fields(self, job_id: str, **fields: Any) -> Job:
+        """Set fields that are not the status (sent_at, progress figures, ...)."""
+        if "status" in fields:
+            raise ValueError("use transition() to change a job's status")
+        return self.mutate(
+            job_id, lambda job: Job.model_validate({**job.model_dump(), **fields})
+        )
+
+    def begin_delivery(self, job_id: str, task_id: str) -> DeliveryDecision:
+        """Count one broker delivery before the task body runs; see :mod:`sluice.delivery`."""
+        decisions: list[DeliveryDecision] = []
+
+        def change(job: Job) -> Job | None:
+            decision = decide_delivery(job, task_id)
+            decisions.append(decision)
+            return decision.job if decision.changed else None
+
+        final = self.mutate(job_id, change)
+        decision = decisions[-1]
+        return DeliveryDecision(final, decision.run, decision.changed, decision.why)
+
+    def append_attempt(self, job_id: str, attempt: dict[str, Any]) -> Job:
+        def change(job: Job) -> Job:
+            job.attempts.append(attempt)
+            return job
+
+        return self.mutate(job_id, change)
+
+    def cancel(self, job_id: str) -> Job:
+        return self.transition(job_id, JobStatus.CANCELLED, reason=None)
+
+    def list_jobs(
+        self,
+        query: JobQuery = JobQuery(),
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        oldest_first: bool = False,
+    ) -> JobPage:
+        after = decode_cursor(cursor) if cursor else None
+        items = self._find(query, limit + 1, after, oldest_first)
+        next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
+        return JobPage(items=items[:limit], next_cursor=next_cursor)
+
+    def iter_jobs(self, query: JobQuery, *, batch: int = 200) -> Iterable[Job]:
+        cursor: str | None = None
+        while True:
+            page = self.list_jobs(query, limit=batch, cursor=cursor, oldest_first=True)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def stranded(self, older_than: timedelta) -> list[Job]:
+        """Queued jobs whose message was never confirmed sent (the broker was down)."""
+        query = JobQuery(
+            statuses=(JobStatus.QUEUED,),
+            fields=(("sent_at", None),),
+            created_before=utcnow() - older_than,
+        )
+        return self._find(query, 500, None, True)
+
+    def abandoned(self, quiet_for: timedelta) -> list[Job]:
+        """Running or retrying jobs that nothing has touched for ``quiet_for``."""
+        query = JobQuery(
+            statuses=(JobStatus.RUNNING, JobStatus.RETRYING),
+            updated_before=utcnow() - quiet_for,
+        )
+        return self._find(query, 500, None, True)
+
+
+__all__ = [
+    "ConcurrentUpdate",
+    "IdempotencyConflict",
+    "IllegalTransition",
+    "InvalidCursor",
+    "JobNotFound",
+    "JobQuery",
+    "JobStore",
+    "format_time",
+]

@@ -1,0 +1,150 @@
+"""The embedded job store: one SQLite file in WAL mode, the default."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from schemas.job import Job
+from sluice.stores.base import JobNotFound, JobQuery, JobStore, format_time
+from sluice.stores.sqlite_db import SQLiteConnections
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    idempotency_key TEXT UNIQUE,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, id);
+CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at, id);
+CREATE INDEX IF NOT EXISTS jobs_kind_created ON jobs (kind, created_at, id);
+"""
+
+
+class SQLiteJobStore(JobStore):
+    def __init__(self, path: Path) -> None:
+        self._db = SQLiteConnections(path, SCHEMA)
+
+    def _row(self, job: Job) -> dict[str, Any]:
+        return {
+            "id": job.id,
+            "kind": job.kind,
+            "status": job.status.value,
+            "reason": job.reason.value if job.reason else None,
+            "idempotency_key": job.idempotency_key,
+            "created_at": format_time(job.created_at),
+            "updated_at": format_time(job.updated_at),
+            "version": job.version,
+            "doc": job.model_dump_json(),
+        }
+
+    def _insert(self, job: Job) -> bool:
+        try:
+            self._db.get().execute(
+                "INSERT INTO jobs (id, kind, status, reason, idempotency_key, created_at,"
+                " updated_at, version, doc) VALUES (:id, :kind, :status, :reason,"
+                " :idempotency_key, :created_at, :updated_at, :version, :doc)",
+                self._row(job),
+            )
+        except sqlite3.IntegrityError as exc:
+            if "idempotency_key" in str(exc):
+                return False
+            raise
+        return True
+
+    def get(self, job_id: str) -> Job:
+        row = self._db.get().execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(job_id)
+        return Job.model_validate_json(row[0])
+
+    def get_by_idempotency_key(self, key: str) -> Job | None:
+        row = (
+            self._db.get()
+            .execute("SELECT doc FROM jobs WHERE idempotency_key = ?", (key,))
+            .fetchone()
+        )
+        return Job.model_validate_json(row[0]) if row else None
+
+    def _replace(self, job: Job, expected_version: int) -> bool:
+        row = self._row(job)
+        cursor = self._db.get().execute(
+            "UPDATE jobs SET status = :status, reason = :reason, updated_at = :updated_at,"
+            " version = :version, doc = :doc WHERE id = :id AND version = :expected",
+            {**row, "expected": expected_version},
+        )
+        return cursor.rowcount == 1
+
+    def _where(self, query: JobQuery) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.statuses:
+            clauses.append(f"status IN ({','.join('?' * len(query.statuses))})")
+            params.extend(status.value for status in query.statuses)
+        if query.kind:
+            clauses.append("kind = ?")
+            params.append(query.kind)
+        if query.reason:
+            clauses.append("reason = ?")
+            params.append(query.reason.value)
+        for path, value in query.fields:
+            if value is None:
+                clauses.append("json_extract(doc, ?) IS NULL")
+                params.append(f"$.{path}")
+            else:
+                clauses.append("json_extract(doc, ?) = ?")
+                params.extend([f"$.{path}", value])
+        if query.created_before:
+            clauses.append("created_at < ?")
+            params.append(format_time(query.created_before))
+        if query.created_after:
+            clauses.append("created_at > ?")
+            params.append(format_time(query.created_after))
+        if query.updated_before:
+            clauses.append("updated_at < ?")
+            params.append(format_time(query.updated_before))
+        return clauses, params
+
+    def _find(
+        self, query: JobQuery, limit: int, after: tuple[str, str] | None, oldest_first: bool
+    ) -> list[Job]:
+        clauses, params = self._where(query)
+        if after:
+            clauses.append(f"(created_at, id) {'>' if oldest_first else '<'} (?, ?)")
+            params.extend(after)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "ASC" if oldest_first else "DESC"
+        rows = self._db.get().execute(
+            f"SELECT doc FROM jobs {where} ORDER BY created_at {order}, id {order} LIMIT ?",
+            [*params, limit],
+        )
+        return [Job.model_validate_json(doc) for (doc,) in rows]
+
+    def count(self, query: JobQuery) -> int:
+        clauses, params = self._where(query)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        (total,) = self._db.get().execute(f"SELECT COUNT(*) FROM jobs {where}", params).fetchone()
+        return int(total)
+
+    def count_by(self, query: JobQuery, path: str) -> dict[str | None, int]:
+        clauses, params = self._where(query)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.get().execute(
+            f"SELECT json_extract(doc, ?) AS value, COUNT(*) FROM jobs {where} GROUP BY value",
+            [f"$.{path}", *params],
+        )
+        return {None if value is None else str(value): int(n) for value, n in rows}
+
+    def ping(self) -> None:
+        self._db.get().execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        self._db.close()
+
