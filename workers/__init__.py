@@ -1,0 +1,1 @@
+"""Task code for job kinds: extraction, embedding, generation, sinks."""

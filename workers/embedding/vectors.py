@@ -1,0 +1,356 @@
+"""The chunk vectors in Qdrant: deterministic point ids, batched upserts, deletes by document.
+
+Point id = uuid5(source, doc_id, chunk_index), so re-embedding a document overwrites its own
+points and never adds new ones. Payload: doc_id, source, chunk_index, text, content_hash
+(sha256 of the chunk text), model, and the warehouse's document_id (what a delete that only
+knows the id, such as a change-stream delete event without a pre-image, filters by); an
+existing point with the same content_hash and model needs no upsert at all.
+
+``SLUICE_QDRANT_COLLECTION`` is the live name searches read: a collection, or after the first
+re-embed an alias of one (``<name>_<run id>``). Writes may name another collection (a re-embed
+fills its new one while searches still read the old), created on first use.
+
+``SLUICE_QDRANT_URL`` names a server; unset, Qdrant runs in local mode under
+``DATA_DIR/qdrant``, which one process only may open: the worker. The API never imports this.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import structlog
+from qdrant_client import QdrantClient
+from qdrant_client.http import models as qm
+
+from sluice.settings import Settings
+from sluice.warehouse import SLUICE_NAMESPACE
+
+log = structlog.get_logger(__name__)
+
+
+class AliasTargetMissing(Exception):
+    """The collection an alias switch names does not exist (its re-embed wrote nothing)."""
+
+
+class VectorStoreBusy(Exception):
+    """Local Qdrant is open in another process; only one worker process may run in local
+    mode (use ``--pool threads``), or set ``SLUICE_QDRANT_URL`` to a server."""
+
+
+def point_id(source: str, doc_id: str, chunk_index: int) -> str:
+    return str(uuid.uuid5(SLUICE_NAMESPACE, f"{source}\n{doc_id}\n{chunk_index}"))
+
+
+@dataclass(frozen=True)
+class ChunkPoint:
+    document_id: str
+    source: str
+    doc_id: str
+    chunk_index: int
+    text: str
+    content_hash: str
+    model: str
+    vector: np.ndarray
+
+    @property
+    def id(self) -> str:
+        return point_id(self.source, self.doc_id, self.chunk_index)
+
+
+@dataclass(frozen=True)
+class Hit:
+    score: float
+    doc_id: str
+    source: str
+    chunk_index: int
+    text: str
+    # The warehouse id, for GET /v1/documents/{id}.
+    document_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"score": self.score, "doc_id": self.doc_id, "source": self.source,
+                "chunk_index": self.chunk_index, "text": self.text,
+                "document_id": self.document_id}
+
+
+def _match(key: str, value: str) -> qm.FieldCondition:
+    return qm.FieldCondition(key=key, match=qm.MatchValue(value=value))
+
+
+def document_filter(document_id: str, source: str | None, doc_id: str | None) -> qm.Filter:
+    """A document's points: by (source, doc_id) when known, else by warehouse id."""
+    if source is not None and doc_id is not None:
+        return qm.Filter(must=[_match("source", source), _match("doc_id", doc_id)])
+    return qm.Filter(must=[_match("document_id", document_id)])
+
+
+@dataclass(frozen=True)
+class AliasSwitch:
+    alias: str
+    collection: str
+    previous: str | None  # what the alias (or the collection of its name) was before
+    switched: bool  # False: the alias already pointed there (a repeated switch)
+    dropped: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"alias": self.alias, "collection": self.collection, "previous": self.previous,
+                "switched": self.switched, "dropped": self.dropped}
+
+
+class VectorIndex:
+    def __init__(self, settings: Settings, dimension: int) -> None:
+        self.collection = settings.qdrant_collection
+        self.dimension = dimension
+        self.batch = settings.qdrant_upsert_batch
+        self.local = settings.qdrant_url is None
+        if settings.qdrant_url is not None:
+            key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+            self.client = QdrantClient(url=settings.qdrant_url, api_key=key)
+        else:
+            path = settings.data_dir / "qdrant"
+            path.mkdir(parents=True, exist_ok=True)
+            try:
+                self.client = QdrantClient(path=str(path))
+            except RuntimeError as exc:
+                if "already accessed" in str(exc):
+                    raise VectorStoreBusy(
+                        f"{exc}: local Qdrant allows one process; run the one worker that "
+                        "consumes cpu and gpu with --pool threads, or set SLUICE_QDRANT_URL"
+                    ) from exc
+                raise
+        # Local mode is plain Python over shared dicts: one caller at a time.
+        self._lock = threading.Lock()
+        self._known: set[str] = set()
+        self.ensure_collection(self.collection)
+
+    def _name(self, collection: str | None) -> str:
+        return collection or self.collection
+
+    def ensure_collection(self, collection: str) -> None:
+        """Create ``collection`` (this model's size, cosine) unless it, or an alias of that
+        name, exists; checked once per process and name."""
+        if collection in self._known:
+            return
+        with self._lock:
+            if not self.client.collection_exists(collection):
+                try:
+                    self.client.create_collection(
+                        collection, vectors_config=qm.VectorParams(
+                            size=self.dimension, distance=qm.Distance.COSINE),
+                    )
+                except Exception:
+                    # Another worker process of a Qdrant server created it first.
+                    if not self.client.collection_exists(collection):
+                        raise
+                else:
+                    self._payload_indexes(collection)
+            self._known.add(collection)
+
+    def _payload_indexes(self, collection: str) -> None:
+        if self.local:  # payload indexes do nothing in local mode
+            return
+        for field in ("source", "doc_id", "document_id"):
+            self.client.create_payload_index(collection, field, qm.PayloadSchemaType.KEYWORD)
+        self.client.create_payload_index(collection, "chunk_index", qm.PayloadSchemaType.INTEGER)
+
+    def _physical(self) -> set[str]:
+        return {found.name for found in self.client.get_collections().collections}
+
+    def _alias_target(self) -> str | None:
+        for alias in self.client.get_aliases().aliases:
+            if alias.alias_name == self.collection:
+                return str(alias.collection_name)
+        return None
+
+    def family(self) -> list[str]:
+        """The live collection and every other ``<name>_*`` one (staged by a re-embed, or
+        kept after a switch): a deleted document must leave all of them."""
+        prefix = f"{self.collection}_"
+        with self._lock:
+            names = self._physical()
+            live = self._alias_target() or (self.collection if self.collection in names else None)
+        staged = sorted(name for name in names if name.startswith(prefix) and name != live)
+        return ([live] if live else []) + staged
+
+    def switch_alias(self, target: str, *, drop_old: bool = False) -> AliasSwitch:
+        """Point the alias ``SLUICE_QDRANT_COLLECTION`` at ``target``: one
+        ``update_collection_aliases`` call deleting and creating it, so a search sees the
+        old collection or the new one, never neither. Repeating it is a no-op.
+
+        The first switch of an installation finds a real collection under the alias's
+        name; Qdrant has no rename, so that collection is dropped and the alias created in
+        two calls (in local mode this index's lock keeps searches of this process out of
+        the gap; with a server, a search in that instant fails).
+        """
+        alias = self.collection
+        if target == alias:
+            raise AliasTargetMissing(f"{target!r} is the alias itself, not a collection")
+        with self._lock:
+            names = self._physical()
+            if target not in names:
+                raise AliasTargetMissing(f"collection {target!r} does not exist")
+            current = self._alias_target()
+            if current == target:
+                return AliasSwitch(alias, target, previous=target, switched=False)
+            create = qm.CreateAliasOperation(
+                create_alias=qm.CreateAlias(collection_name=target, alias_name=alias))
+            dropped = None
+            if current is not None:
+                self.client.update_collection_aliases(change_aliases_operations=[
+                    qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=alias)),
+                    create,
+                ])
+                previous: str | None = current
+            else:
+                previous = alias if alias in names else None
+                if previous is not None:
+                    self.client.delete_collection(alias)
+                    dropped = alias
+                self.client.update_collection_aliases(change_aliases_operations=[create])
+            if drop_old and current is not None:
+                self.client.delete_collection(current)
+                dropped = current
+            self._known.discard(alias)
+            if dropped is not None:
+                self._known.discard(dropped)
+        log.info("qdrant alias switched", alias=alias, collection=target, previous=previous,
+                 dropped=dropped)
+        return AliasSwitch(alias, target, previous=previous, switched=True, dropped=dropped)
+
+    def stored_hashes(
+        self, ids: Sequence[str], collection: str | None = None
+    ) -> dict[str, tuple[str, str]]:
+        """(content_hash, model) of those of ``ids`` that exist."""
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(ids), 1000):
+            with self._lock:
+                records = self.client.retrieve(
+                    self._name(collection), ids=list(ids[start:start + 1000]),
+                    with_payload=["content_hash", "model"], with_vectors=False,
+                )
+            for record in records:
+                payload = record.payload or {}
+                found[str(record.id)] = (
+                    str(payload.get("content_hash")), str(payload.get("model"))
+                )
+        return found
+
+    def upsert(self, points: Sequence[ChunkPoint], collection: str | None = None) -> int:
+        """Upsert in batches of ``SLUICE_QDRANT_UPSERT_BATCH``; returns the batch count."""
+        batches = 0
+        for start in range(0, len(points), self.batch):
+            batch = points[start:start + self.batch]
+            structs = [
+                qm.PointStruct(
+                    id=point.id,
+                    vector=point.vector.tolist(),
+                    payload={
+                        "doc_id": point.doc_id, "source": point.source,
+                        "chunk_index": point.chunk_index, "text": point.text,
+                        "content_hash": point.content_hash, "model": point.model,
+                        "document_id": point.document_id,
+                    },
+                )
+                for point in batch
+            ]
+            with self._lock:
+                self.client.upsert(self._name(collection), points=structs, wait=True)
+            batches += 1
+        return batches
+
+    def delete_ids(self, ids: Iterable[str], collection: str | None = None) -> None:
+        wanted = list(ids)
+        if wanted:
+            with self._lock:
+                self.client.delete(
+                    self._name(collection), points_selector=qm.PointIdsList(points=list(wanted)),
+                    wait=True,
+                )
+
+    def count(self, source: str | None = None, doc_id: str | None = None) -> int:
+        conditions: list[qm.Condition] = []
+        if source is not None:
+            conditions.append(qm.FieldCondition(key="source", match=qm.MatchValue(value=source)))
+        if doc_id is not None:
+            conditions.append(qm.FieldCondition(key="doc_id", match=qm.MatchValue(value=doc_id)))
+        with self._lock:
+            result = self.client.count(
+                self.collection, count_filter=qm.Filter(must=conditions) if conditions else None,
+                exact=True,
+            )
+        return int(result.count)
+
+    def delete_document(
+        self, document_id: str, source: str | None = None, doc_id: str | None = None,
+        collection: str | None = None,
+    ) -> int:
+        """Delete every point of a document, whatever its chunk count was; returns how many."""
+        selected = document_filter(document_id, source, doc_id)
+        name = self._name(collection)
+        with self._lock:
+            existing = self.client.count(name, count_filter=selected, exact=True)
+            self.client.delete(
+                name, points_selector=qm.FilterSelector(filter=selected), wait=True
+            )
+        return int(existing.count)
+
+    def delete_tail(
+        self, source: str, doc_id: str, from_index: int, collection: str | None = None
+    ) -> int:
+        """Delete a document's points from chunk ``from_index`` on, found by filter: for a
+        row that has no record of how far its chunks went (deleted and posted again)."""
+        selected = qm.Filter(must=[
+            _match("source", source), _match("doc_id", doc_id),
+            qm.FieldCondition(key="chunk_index", range=qm.Range(gte=from_index)),
+        ])
+        name = self._name(collection)
+        with self._lock:
+            existing = self.client.count(name, count_filter=selected, exact=True)
+            if existing.count:
+                self.client.delete(
+                    name, points_selector=qm.FilterSelector(filter=selected),
+                    wait=True,
+                )
+        return int(existing.count)
+
+    def search(self, vector: np.ndarray, k: int, source: str | None = None) -> list[Hit]:
+        query_filter = None
+        if source is not None:
+            query_filter = qm.Filter(
+                must=[qm.FieldCondition(key="source", match=qm.MatchValue(value=source))]
+            )
+        with self._lock:
+            response = self.client.query_points(
+                self.collection, query=vector.tolist(), limit=k, query_filter=query_filter,
+                with_payload=True,
+            )
+        hits = []
+        for point in response.points:
+            payload = point.payload or {}
+            hits.append(Hit(
+                score=float(point.score), doc_id=str(payload.get("doc_id")),
+                source=str(payload.get("source")), chunk_index=int(payload.get("chunk_index", 0)),
+                text=str(payload.get("text", "")), document_id=payload.get("document_id"),
+            ))
+        return hits
+
+    def close(self) -> None:
+        self.client.close()
+
+
+_index: VectorIndex | None = None
+_index_lock = threading.Lock()
+
+
+def get_index(settings: Settings, dimension: int) -> VectorIndex:
+    """The process's index (one client per process; local mode allows no more)."""
+    global _index
+    with _index_lock:
+        if _index is None:
+            _index = VectorIndex(settings, dimension)
+        return _index

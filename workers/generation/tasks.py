@@ -1,0 +1,76 @@
+"""The ``ask`` job (``gpu`` queue): retrieve, prompt, stream the answer token by token.
+
+Every event goes to the job's token stream (:mod:`sluice.token_stream`) as it happens, so an
+API process can relay it as server-sent events; the final answer, its sources and usage are
+also the job's result, for callers that just wait.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.job import utcnow
+from sluice.broker_redis import broker_redis
+from sluice.job_task import DeadLetter, JobContext, Retryable, job_task
+from sluice.token_stream import TokenStreamWriter
+from workers.generation.prompt import PROMPT_VERSION, render, source_list
+from workers.llm.stream import stream_chat
+from workers.retrieval import retrieve
+
+
+@job_task("ask")
+def ask(context: JobContext) -> dict[str, Any]:
+    settings = context.settings
+    job = context.job
+    question = str(job.input.get("question", ""))
+    k = int(job.input.get("k") or settings.retrieval_k)
+    source = job.input.get("source")
+    stream = TokenStreamWriter(broker_redis(settings), job.id, settings.token_stream_ttl_seconds)
+    try:
+        if stream.length():  # an earlier run streamed part of an answer
+            stream.append("reset", {"delivery": job.deliveries, "retries": context.retries})
+        hits = retrieve(context, question, k, source)
+        sources = source_list(hits)
+        stream.append("sources", {"sources": sources, "prompt_version": PROMPT_VERSION})
+        with context.step("prompt", version=PROMPT_VERSION) as attrs:
+            messages = render(question, hits)
+            attrs["chars"] = sum(len(message["content"]) for message in messages)
+        with context.step("llm_generation", model=settings.llm_model) as attrs:
+            completion = stream_chat(
+                settings, messages, lambda token: stream.append("token", {"text": token}),
+                max_tokens=settings.ask_max_tokens, temperature=settings.ask_temperature,
+                purpose="generation", job_id=job.id,
+            )
+            attrs.update(
+                model=completion.model,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                first_token_ms=completion.first_token_ms,
+                finish_reason=completion.finish_reason,
+            )
+        usage = {
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+        }
+        stream.append("done", {
+            "trace_id": job.id,
+            **usage,
+            "total_ms": (utcnow() - job.created_at).total_seconds() * 1000,
+            "finish_reason": completion.finish_reason,
+        })
+        return {
+            "answer": completion.text,
+            "sources": sources,
+            "prompt_version": PROMPT_VERSION,
+            "model": completion.model,
+            "usage": usage,
+        }
+    except Retryable as exc:
+        stream.append("retrying", {"error": str(exc)})
+        raise
+    except DeadLetter as exc:
+        stream.append("error", {"reason": exc.reason.value, "error": str(exc)})
+        raise
+    except Exception as exc:
+        stream.append("error", {"reason": "non_retryable", "error": f"{type(exc).__name__}: {exc}"})
+        raise
