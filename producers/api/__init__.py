@@ -1,0 +1,1 @@
+"""The HTTP API: services submit jobs and poll their status here."""

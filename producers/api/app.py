@@ -1,0 +1,68 @@
+"""The API application: ``create_app()`` builds it from the settings.
+
+Run with ``sluice api`` (or ``uvicorn --factory producers.api.app:create_app``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from producers.api import (
+    admin,
+    ask,
+    batches,
+    dlq,
+    documents,
+    extraction_stats,
+    health,
+    job_events,
+    jobs,
+    metrics,
+    search,
+    traces,
+)
+from producers.api.body_limit import BodySizeLimit
+from producers.api.log_context import LogContext
+from sluice.celery_app import create_celery_app
+from sluice.logs import configure_logging
+from sluice.settings import Settings, get_settings
+from sluice.stores import open_store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    store = open_store(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="Sluice",
+        summary="Submit LLM document jobs and poll their status.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.celery = create_celery_app(settings)
+    app.include_router(health.router)
+    app.include_router(jobs.router)
+    app.include_router(dlq.router)
+    app.include_router(extraction_stats.router)
+    app.include_router(job_events.router)
+    app.include_router(documents.router)
+    app.include_router(search.router)
+    app.include_router(ask.router)
+    app.include_router(traces.router)
+    app.include_router(metrics.router)
+    app.include_router(admin.router)
+    app.include_router(batches.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(LogContext)
+    return app

@@ -1,0 +1,232 @@
+"""Questions answered from the indexed documents: ``POST /v1/ask`` and its streaming twin.
+
+The API never embeds or opens Qdrant: it submits an ``ask`` job (``gpu`` queue) and either
+waits for its result or relays its token stream as server-sent events:
+
+    event: job       data: {"job_id": ...}            (no id; only on a fresh stream)
+    id: <stream id>  event: sources   data: {"sources": [...], "prompt_version": ...}
+    id: <stream id>  event: token     data: {"text": " word"}        (many)
+    id: <stream id>  event: done      data: {"trace_id", "prompt_tokens",
+                                             "completion_tokens", "total_ms", "trace"}
+
+``error`` ends a stream whose job was dead-lettered; ``retrying`` and ``reset`` announce a
+transient fault and a fresh start (discard the text received so far). A client that loses
+the connection resumes with ``GET /v1/ask/{job_id}/stream`` (or the same POST with its
+``idempotency_key``) and ``Last-Event-ID``; the job runs on whether anyone listens or not.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
+
+from producers.api.auth import ApiKey
+from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
+from producers.api.job_events import SSE_HEADERS, load, wait_until_terminal
+from producers.api.rate_limit import SubmissionAllowed
+from schemas.job import Job, JobStatus
+from sluice.broker_redis import async_redis
+from sluice.enqueue import submit
+from sluice.settings import Settings, api_key_id
+from sluice.stores import IdempotencyConflict, JobStore
+from sluice.token_stream import START, InvalidEventId, StreamEvent, checked_event_id, read_after
+
+router = APIRouter(prefix="/v1/ask", tags=["ask"])
+READ_BLOCK_MS = 500
+KEEP_ALIVE_SECONDS = 15.0
+# After the worker's `done`, how long to wait for the job record to carry its trace.
+TRACE_WAIT_SECONDS = 5.0
+FINISHED = frozenset({JobStatus.DEAD, JobStatus.CLAIMED, JobStatus.RESOLVED, JobStatus.REQUEUED,
+                      JobStatus.DISCARDED, JobStatus.CANCELLED, JobStatus.SUCCEEDED})
+
+
+class AskRequest(BaseModel):
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=4000)]
+    k: int | None = Field(None, ge=1, le=50, description="Chunks to retrieve.")
+    source: str | None = Field(None, description="Only retrieve from this source.")
+    idempotency_key: str | None = Field(None, min_length=1, max_length=255)
+
+
+def _submit(
+    body: AskRequest, store: JobStore, celery: Any, settings: Settings, key: str
+) -> Job:
+    job_input = body.model_dump(exclude={"idempotency_key"}, exclude_none=True)
+    try:
+        job, _ = submit(
+            "ask", job_input, idempotency_key=body.idempotency_key,
+            store=store, celery=celery, settings=settings, api_key_id=api_key_id(key),
+        )
+    except IdempotencyConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    return job
+
+
+def answer_body(job: Job) -> dict[str, Any]:
+    result = job.result or {}
+    return {
+        "job_id": job.id,
+        "answer": result.get("answer"),
+        "sources": result.get("sources", []),
+        "prompt_version": result.get("prompt_version"),
+        "model": result.get("model"),
+        "usage": result.get("usage"),
+        "trace": [step.model_dump(mode="json") for step in job.trace],
+    }
+
+
+@router.post("")
+async def ask(
+    body: AskRequest,
+    _key: ApiKey,
+    _rate: SubmissionAllowed,
+    store: StoreDep,
+    celery: CeleryDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Answer and wait: the answer, its numbered sources and the trace of every step."""
+    job = await run_in_threadpool(_submit, body, store, celery, settings, _key)
+    job = await wait_until_terminal(store, job.id, settings.ask_wait_seconds)
+    if job.status is JobStatus.SUCCEEDED:
+        return answer_body(job)
+    if job.terminal or job.status is JobStatus.DEAD:
+        raise HTTPException(
+            status.HTTP_502_BAD_GATEWAY,
+            detail={"job_id": job.id, "status": job.status.value, "error": job.error},
+        )
+    raise HTTPException(
+        status.HTTP_504_GATEWAY_TIMEOUT,
+        detail={"job_id": job.id, "status": job.status.value,
+                "error": f"no answer within {settings.ask_wait_seconds:g}s; poll the job"},
+    )
+
+
+def _event_id(last_event_id: str | None) -> str:
+    try:
+        return checked_event_id(last_event_id)
+    except InvalidEventId as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+async def relay(
+    request: Request, settings: Settings, store: JobStore, job_id: str, after: str
+) -> AsyncIterator[str]:
+    """The job's stream from ``after`` on, until ``done`` or ``error``."""
+    client = async_redis(settings)
+    try:
+        if after == START:
+            yield _sse("job", {"job_id": job_id})
+        last_sent = time.monotonic()
+        while not await request.is_disconnected():
+            events = await read_after(client, job_id, after, block_ms=READ_BLOCK_MS)
+            if not events:
+                job = await run_in_threadpool(store.get, job_id)
+                if job.status not in FINISHED:
+                    if time.monotonic() - last_sent > KEEP_ALIVE_SECONDS:
+                        last_sent = time.monotonic()
+                        yield ": keep-alive\n\n"
+                    continue
+                # Finished: drain what the worker wrote just before, then end.
+                events = await read_after(client, job_id, after, block_ms=None)
+                if not events:
+                    yield _ending(job)
+                    return
+            for event in events:
+                after = event.id
+                last_sent = time.monotonic()
+                if event.event in ("done", "error"):
+                    yield await _with_outcome(store, job_id, event)
+                    return
+                yield event.as_sse()
+    finally:
+        await client.aclose()
+
+
+def _ending(job: Job) -> str:
+    """The last word on a job whose stream holds no more events (expired, or it died
+    before streaming anything)."""
+    if job.status is JobStatus.SUCCEEDED:
+        return _sse("done", {"trace_id": job.id, **answer_body(job)})
+    return _sse("error", {"status": job.status.value, "reason": job.reason, "error": job.error})
+
+
+async def _with_outcome(store: JobStore, job_id: str, event: StreamEvent) -> str:
+    """The worker's last event, with what the job record says once it is settled: the
+    worker writes the event just before it records the outcome."""
+    job = await wait_until_terminal(store, job_id, TRACE_WAIT_SECONDS)
+    trace = [step.model_dump(mode="json") for step in job.trace]
+    data = {**event.data, "status": job.status.value, "trace": trace}
+    return StreamEvent(event.id, event.event, data).as_sse()
+
+
+async def _nothing_left(settings: Settings, store: JobStore, job_id: str, after: str) -> bool:
+    """A resume after the last event of a finished job: there is nothing more to send."""
+    if after == START:
+        return False
+    job = await run_in_threadpool(store.get, job_id)
+    if job.status not in FINISHED:
+        return False
+    client = async_redis(settings)
+    try:
+        return not await read_after(client, job_id, after, block_ms=None, count=1)
+    finally:
+        await client.aclose()
+
+
+async def _stream_response(
+    request: Request, settings: Settings, store: JobStore, job_id: str, after: str
+) -> Response:
+    """The stream; or 204 when a resume finds nothing left, which tells an EventSource
+    to stop reconnecting (it reconnects by itself whenever a response ends)."""
+    if await _nothing_left(settings, store, job_id, after):
+        return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"X-Sluice-Job-Id": job_id})
+    return StreamingResponse(
+        relay(request, settings, store, job_id, after), media_type="text/event-stream",
+        headers={**SSE_HEADERS, "X-Sluice-Job-Id": job_id},
+    )
+
+
+@router.post("/stream")
+async def ask_stream(
+    body: AskRequest,
+    request: Request,
+    _key: ApiKey,
+    _rate: SubmissionAllowed,
+    store: StoreDep,
+    celery: CeleryDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> Response:
+    """Server-sent events: ``sources``, ``token``s as the model writes them, ``done``."""
+    after = _event_id(last_event_id)
+    job = await run_in_threadpool(_submit, body, store, celery, settings, _key)
+    return await _stream_response(request, settings, store, job.id, after)
+
+
+@router.get("/{job_id}/stream")
+async def resume_stream(
+    job_id: str,
+    request: Request,
+    _key: ApiKey,
+    store: StoreDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> Response:
+    """The same stream again, after ``Last-Event-ID``: nothing missed, nothing twice.
+    204 when the job is finished and the client has seen its last event."""
+    after = _event_id(last_event_id)
+    job = await load(store, job_id)
+    if job.kind != "ask":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"job {job_id} is not an ask job")
+    return await _stream_response(request, settings, store, job_id, after)

@@ -1,0 +1,147 @@
+"""The dead-letter queue over HTTP: list, show, requeue, discard, resolve.
+
+The actions are :mod:`sluice.dead_letter`'s, the same code the CLI and the dashboard run.
+A job is in the queue while it is ``dead`` or ``claimed``; ``GET /v1/dlq/{id}`` still shows
+it once acted on (it keeps its dead reason, attempts and audit trail).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
+
+from producers.api.auth import ApiKey
+from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
+from schemas.job import DEAD_LETTERED, DeadReason, IllegalTransition, Job, JobPage
+from sluice import dead_letter
+from sluice.stores import ConcurrentUpdate, InvalidCursor, JobNotFound, JobQuery
+
+router = APIRouter(prefix="/v1/dlq", tags=["dead-letter queue"])
+
+
+class RequeueRequest(BaseModel):
+    input: dict[str, Any] | None = Field(None, description="Replaces the job's input.")
+    hint: str | None = Field(None, max_length=2000, description="A note for the model.")
+    by: str | None = Field(None, max_length=200)
+    expected_version: int | None = None
+
+
+class DiscardRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+    by: str | None = Field(None, max_length=200)
+    expected_version: int | None = None
+
+
+class ResolveRequest(BaseModel):
+    record: dict[str, Any]
+    by: str | None = Field(None, max_length=200)
+    expected_version: int | None = None
+
+
+@router.get("", response_model=JobPage)
+def list_dead_letters(
+    _key: ApiKey,
+    store: StoreDep,
+    reason: DeadReason | None = None,
+    schema: str | None = None,
+    signature: str | None = None,
+    kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> JobPage:
+    """Dead and claimed jobs, newest first; filter by reason, schema, error signature."""
+    fields: list[tuple[str, Any]] = []
+    if schema:
+        fields.append(("schema_name", schema))
+    if signature:
+        fields.append(("error_signature", signature))
+    query = JobQuery(
+        statuses=tuple(sorted(DEAD_LETTERED)), kind=kind, reason=reason, fields=tuple(fields)
+    )
+    try:
+        return store.list_jobs(query, limit=limit, cursor=cursor)
+    except InvalidCursor as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+
+
+def _dead_lettered(store: StoreDep, job_id: str) -> Job:
+    try:
+        job = store.get(job_id)
+    except JobNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    if job.reason is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"job {job_id} was never dead")
+    return job
+
+
+def _conflict(exc: Exception) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, detail=str(exc))
+
+
+@router.get("/{job_id}", response_model=Job)
+def show_dead_letter(job_id: str, _key: ApiKey, store: StoreDep) -> Job:
+    return _dead_lettered(store, job_id)
+
+
+@router.post("/{job_id}/requeue", response_model=Job, status_code=status.HTTP_201_CREATED)
+def requeue_dead_letter(
+    job_id: str,
+    body: RequeueRequest,
+    _key: ApiKey,
+    store: StoreDep,
+    celery: CeleryDep,
+    settings: SettingsDep,
+) -> Job:
+    """Run the job again as a new job (``redriven_from`` points back); returns the new job."""
+    _dead_lettered(store, job_id)
+    try:
+        return dead_letter.requeue(
+            store, celery, settings, job_id, input=body.input, hint=body.hint, by=body.by,
+            expected_version=body.expected_version,
+        )
+    except (IllegalTransition, ConcurrentUpdate) as exc:
+        raise _conflict(exc) from exc
+
+
+@router.post("/{job_id}/discard", response_model=Job)
+def discard_dead_letter(job_id: str, body: DiscardRequest, _key: ApiKey, store: StoreDep) -> Job:
+    """Close the job for good; the reason is kept in its audit trail."""
+    _dead_lettered(store, job_id)
+    try:
+        return dead_letter.discard(
+            store, job_id, reason=body.reason, by=body.by, expected_version=body.expected_version
+        )
+    except dead_letter.MissingReason as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    except (IllegalTransition, ConcurrentUpdate) as exc:
+        raise _conflict(exc) from exc
+
+
+@router.post("/{job_id}/resolve", response_model=Job)
+def resolve_dead_letter(
+    job_id: str,
+    body: ResolveRequest,
+    _key: ApiKey,
+    store: StoreDep,
+    celery: CeleryDep,
+    settings: SettingsDep,
+) -> Job:
+    """Accept a corrected record (validated by the job's schema) and deliver it to the sinks.
+
+    422 with pydantic's field errors when the record is invalid.
+    """
+    _dead_lettered(store, job_id)
+    try:
+        return dead_letter.resolve(
+            store, celery, settings, job_id, body.record, by=body.by,
+            expected_version=body.expected_version,
+        )
+    except dead_letter.InvalidResolution as exc:
+        detail = [{**error, "loc": ["body", "record", *error["loc"]]} for error in exc.errors]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail) from exc
+    except dead_letter.NotResolvable as exc:
+        raise _conflict(exc) from exc
+    except (IllegalTransition, ConcurrentUpdate) as exc:
+        raise _conflict(exc) from exc

@@ -1,0 +1,149 @@
+"""The document warehouse over HTTP: post text, HTML or an email; read it; delete it.
+
+A post that changes a document's content queues an ``embed`` job; an unchanged re-post
+queues nothing. A delete queues a ``delete`` job for its vectors. ``chunk_count`` shows
+how many chunks Qdrant holds once the embed job finished (``indexed`` says whether they
+are of the current content).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from producers.api.auth import ApiKey
+from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
+from producers.api.rate_limit import SubmissionAllowed
+from sluice.settings import Settings
+from sluice.warehouse import (
+    ContentType,
+    Document,
+    DocumentNotFound,
+    DocumentStore,
+    delete_document,
+    open_documents,
+    put_document,
+)
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+
+def documents_of(request: Request) -> DocumentStore:
+    """The app's warehouse, opened on first use (closed with the process)."""
+    documents: DocumentStore | None = getattr(request.app.state, "documents", None)
+    if documents is None:
+        settings: Settings = request.app.state.settings
+        documents = open_documents(settings)
+        request.app.state.documents = documents
+    return documents
+
+
+class DocumentRequest(BaseModel):
+    source: str = Field(min_length=1, max_length=200, examples=["handbook"])
+    doc_id: str | None = Field(
+        None, min_length=1, max_length=500,
+        description="Your id for the document. Unset: an email's Message-ID, else a hash of "
+        "the content.",
+    )
+    content: str = Field(min_length=1)
+    content_type: ContentType = ContentType.TEXT
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentView(BaseModel):
+    id: str
+    source: str
+    doc_id: str
+    content_type: ContentType
+    content_hash: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    chunk_count: int | None
+    indexed: bool
+    indexed_at: datetime | None
+    embed_job_id: str | None
+    content: str | None = None
+
+    @classmethod
+    def of(cls, document: Document, *, with_content: bool) -> DocumentView:
+        return cls(
+            **document.model_dump(exclude={"content", "chunk_high_water", "indexed_hash"}),
+            indexed=document.indexed,
+            content=document.content if with_content else None,
+        )
+
+
+class DocumentWritten(BaseModel):
+    document: DocumentView
+    changed: bool
+    embed_job_id: str | None = Field(description="The embed job queued by this write, if any.")
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DocumentWritten)
+async def post_document(
+    body: DocumentRequest,
+    request: Request,
+    response: Response,
+    _key: ApiKey,
+    _rate: SubmissionAllowed,
+    store: StoreDep,
+    celery: CeleryDep,
+    settings: SettingsDep,
+) -> DocumentWritten:
+    """Store a document; 201 when its content is new or changed (embedding queued), 200
+    when it was already stored as is."""
+    documents = documents_of(request)
+
+    def write() -> tuple[Document, bool]:
+        return put_document(
+            documents, store=store, celery=celery, settings=settings, source=body.source,
+            doc_id=body.doc_id, content=body.content, content_type=body.content_type,
+            metadata=body.metadata,
+        )
+
+    document, changed = await run_in_threadpool(write)
+    if not changed:
+        response.status_code = status.HTTP_200_OK
+    return DocumentWritten(
+        document=DocumentView.of(document, with_content=False),
+        changed=changed,
+        embed_job_id=document.embed_job_id if changed else None,
+    )
+
+
+@router.get("/{document_id}", response_model=DocumentView)
+async def get_document(document_id: str, request: Request, _key: ApiKey) -> DocumentView:
+    documents = documents_of(request)
+    try:
+        document = await run_in_threadpool(documents.get, document_id)
+    except DocumentNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    return DocumentView.of(document, with_content=True)
+
+
+@router.delete("/{document_id}", status_code=status.HTTP_202_ACCEPTED)
+async def remove_document(
+    document_id: str,
+    request: Request,
+    _key: ApiKey,
+    store: StoreDep,
+    celery: CeleryDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Remove the document now; its vectors go with the queued ``delete`` job."""
+    documents = documents_of(request)
+
+    def remove() -> Any:
+        return delete_document(
+            documents, store=store, celery=celery, settings=settings, document_id=document_id
+        )
+
+    removed, job = await run_in_threadpool(remove)
+    if removed is None or job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no document {document_id}")
+    return {"document_id": document_id, "delete_job_id": job.id}

@@ -1,0 +1,155 @@
+"""``GET /v1/stats/extraction``: how well extraction works, per schema, model and mode.
+
+Computed from the attempt ledgers of recent ``extract`` jobs (newest ``limit``), so the
+figures count every attempt, failed ones included: tokens per accepted record is what an
+accepted record really cost.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from producers.api.auth import ApiKey
+from producers.api.dependencies import StoreDep
+from schemas.job import Job, JobStatus
+from sluice.stores import JobQuery
+
+router = APIRouter(prefix="/v1/stats", tags=["stats"])
+EXTRACT_KIND = "extract"
+PAGE = 500
+
+
+class SignatureCount(BaseModel):
+    signature: str
+    count: int
+
+
+class ExtractionGroup(BaseModel):
+    schema_name: str | None
+    model: str | None
+    mode: str | None
+    jobs: int
+    finished: int
+    succeeded: int
+    dead_lettered: int
+    first_pass_valid_rate: float | None
+    success_by_attempt: dict[str, int]
+    attempts: int
+    tokens: int
+    tokens_per_accepted_record: float | None
+    dlq_rate: float | None
+    top_error_signatures: list[SignatureCount]
+
+
+class ExtractionStats(BaseModel):
+    jobs_considered: int
+    since: datetime | None
+    groups: list[ExtractionGroup]
+
+
+@dataclass
+class _Tally:
+    jobs: int = 0
+    with_attempts: int = 0
+    first_pass_valid: int = 0
+    finished: int = 0
+    succeeded: int = 0
+    dead_lettered: int = 0
+    attempts: int = 0
+    tokens: int = 0
+    by_attempt: Counter[str] = field(default_factory=Counter)
+    signatures: Counter[str] = field(default_factory=Counter)
+
+    def add(self, job: Job) -> None:
+        self.jobs += 1
+        attempts = job.attempts
+        self.attempts += len(attempts)
+        self.tokens += sum(
+            int(a.get("prompt_tokens", 0)) + int(a.get("completion_tokens", 0)) for a in attempts
+        )
+        if attempts:
+            self.with_attempts += 1
+            if attempts[0].get("outcome") == "valid":
+                self.first_pass_valid += 1
+        if job.status is JobStatus.SUCCEEDED:
+            self.finished += 1
+            self.succeeded += 1
+            valid = [a for a in attempts if a.get("outcome") == "valid"]
+            if valid:
+                self.by_attempt[str(valid[-1].get("number", len(attempts)))] += 1
+        elif job.reason is not None:  # dead now, or dead before a person acted on it
+            self.finished += 1
+            self.dead_lettered += 1
+            self.signatures[job.error_signature or "(none)"] += 1
+
+    def group(self, key: tuple[str | None, str | None, str | None], top: int) -> ExtractionGroup:
+        schema_name, model, mode = key
+        return ExtractionGroup(
+            schema_name=schema_name,
+            model=model,
+            mode=mode,
+            jobs=self.jobs,
+            finished=self.finished,
+            succeeded=self.succeeded,
+            dead_lettered=self.dead_lettered,
+            first_pass_valid_rate=_ratio(self.first_pass_valid, self.with_attempts),
+            success_by_attempt=dict(sorted(self.by_attempt.items(), key=lambda kv: int(kv[0]))),
+            attempts=self.attempts,
+            tokens=self.tokens,
+            tokens_per_accepted_record=_ratio(self.tokens, self.succeeded),
+            dlq_rate=_ratio(self.dead_lettered, self.finished),
+            top_error_signatures=[
+                SignatureCount(signature=s, count=c) for s, c in self.signatures.most_common(top)
+            ],
+        )
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _key(job: Job) -> tuple[str | None, str | None, str | None]:
+    first = job.attempts[0] if job.attempts else {}
+    schema = job.schema_name or job.input.get("schema")
+    return (str(schema) if schema else None, first.get("model"), first.get("mode"))
+
+
+def extraction_stats(jobs: Iterable[Job], *, top: int = 5) -> list[ExtractionGroup]:
+    tallies: dict[tuple[str | None, str | None, str | None], _Tally] = {}
+    for job in jobs:
+        tallies.setdefault(_key(job), _Tally()).add(job)
+    return [
+        tally.group(key, top)
+        for key, tally in sorted(tallies.items(), key=lambda kv: tuple(str(p) for p in kv[0]))
+    ]
+
+
+@router.get("/extraction", response_model=ExtractionStats)
+def get_extraction_stats(
+    _key: ApiKey,
+    store: StoreDep,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    top: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> ExtractionStats:
+    """First-pass valid rate, success by attempt, tokens per accepted record, DLQ rate and
+    top error signatures for the newest ``limit`` extract jobs (created after ``since``)."""
+    query = JobQuery(kind=EXTRACT_KIND, created_after=since)
+    jobs: list[Job] = []
+    cursor: str | None = None
+    while len(jobs) < limit:
+        page = store.list_jobs(query, limit=min(PAGE, limit - len(jobs)), cursor=cursor)
+        jobs.extend(page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return ExtractionStats(
+        jobs_considered=len(jobs), since=since, groups=extraction_stats(jobs, top=top)
+    )

@@ -1,0 +1,96 @@
+"""Submit, poll, list and cancel jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from pydantic import BaseModel, Field
+
+from producers.api.auth import ApiKey
+from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
+from producers.api.rate_limit import SubmissionAllowed
+from schemas.job import IllegalTransition, Job, JobPage, JobStatus
+from sluice.enqueue import submit
+from sluice.routing import UnknownKind
+from sluice.settings import api_key_id
+from sluice.stores import IdempotencyConflict, InvalidCursor, JobNotFound, JobQuery
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+class JobRequest(BaseModel):
+    kind: str = Field(min_length=1, max_length=200, examples=["echo"])
+    input: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = Field(None, min_length=1, max_length=255)
+
+
+def _unprocessable(field: str, message: str, value: Any) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[{"loc": ["body", field], "msg": message, "type": "value_error", "input": value}],
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Job)
+def create_job(
+    body: JobRequest,
+    response: Response,
+    _key: ApiKey,
+    _rate: SubmissionAllowed,
+    store: StoreDep,
+    celery: CeleryDep,
+    settings: SettingsDep,
+) -> Job:
+    """Store a job and queue it. A known idempotency key returns the existing job with 200."""
+    try:
+        job, created = submit(
+            body.kind, body.input, idempotency_key=body.idempotency_key,
+            store=store, celery=celery, settings=settings, api_key_id=api_key_id(_key),
+        )
+    except UnknownKind as exc:
+        raise _unprocessable("kind", str(exc), body.kind) from exc
+    except IdempotencyConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return job
+
+
+@router.get("", response_model=JobPage)
+def list_jobs(
+    _key: ApiKey,
+    store: StoreDep,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> JobPage:
+    """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    query = JobQuery(statuses=(status_,) if status_ else (), kind=kind)
+    try:
+        return store.list_jobs(query, limit=limit, cursor=cursor)
+    except InvalidCursor as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+
+
+def load_job(store: StoreDep, job_id: str) -> Job:
+    try:
+        return store.get(job_id)
+    except JobNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+
+
+@router.get("/{job_id}", response_model=Job)
+def get_job(job_id: str, _key: ApiKey, store: StoreDep) -> Job:
+    return load_job(store, job_id)
+
+
+@router.post("/{job_id}/cancel", response_model=Job)
+def cancel_job(job_id: str, _key: ApiKey, store: StoreDep) -> Job:
+    """Cancel a job that has not started (queued or waiting to retry); 409 otherwise."""
+    load_job(store, job_id)
+    try:
+        return store.cancel(job_id)
+    except IllegalTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc

@@ -1,0 +1,1 @@
+"""CDC producer: the warehouse collection's MongoDB change stream drives embed/delete jobs."""

@@ -1,0 +1,1 @@
+"""Crawl producer: polite fetches on the io queue; pages go to the warehouse and get embedded."""

@@ -1,0 +1,1 @@
+"""Email producer: IMAP mailboxes and .eml files/maildirs become documents and extract jobs."""

@@ -1,0 +1,172 @@
+"""One email in, at most one document and one ``extract`` job out, however often it arrives.
+
+The same message reaches Sluice many times: a poll after a crash, a mailbox whose
+UIDVALIDITY changed, a maildir ingested twice. Its key (Message-ID, or a hash of its
+identity headers) is the idempotency key of the extract job and the warehouse doc id, so
+every repeat finds the existing job instead of making a new one.
+
+A message that is not a message at all becomes a ``dead`` job with reason
+``invalid_input`` straight away, with its raw bytes in the job input (base64, cut at
+:data:`MAX_KEPT_RAW_BYTES`) so a person can see what arrived.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from celery import Celery
+
+from producers.email.parsing import ParsedEmail, UnparsableEmail, parse_email
+from schemas.job import DeadReason, Job, JobStatus, utcnow
+from sluice.enqueue import submit
+from sluice.settings import Settings
+from sluice.stores import IdempotencyConflict, JobStore
+from sluice.warehouse import ContentType, DocumentStore, put_document
+
+log = structlog.get_logger(__name__)
+
+SOURCE = "email"
+EXTRACT_KIND = "extract"
+MAX_KEPT_RAW_BYTES = 1024 * 1024
+
+
+class IntakeStatus(StrEnum):
+    QUEUED = "queued"  # a new extract job
+    DUPLICATE = "duplicate"  # seen before: the existing job is returned
+    DEAD = "dead"  # not an email: a dead job with the raw bytes
+
+
+@dataclass(frozen=True)
+class IntakeOutcome:
+    key: str
+    status: IntakeStatus
+    job_id: str
+    document_id: str | None = None
+
+
+def idempotency_key(schema: str, key: str) -> str:
+    """One extract job per message and schema: a re-extract under a new schema is new work."""
+    return f"email:{schema}:{key}"
+
+
+def document_content(parsed: ParsedEmail) -> str:
+    """What the warehouse keeps and embeds: the headers people search by, then the body."""
+    return f"Subject: {parsed.subject}\nFrom: {parsed.sender}\n\n{parsed.text}"
+
+
+class EmailIntake:
+    """Turns raw RFC 822 bytes into a warehouse document and an extract job."""
+
+    def __init__(
+        self, *, settings: Settings, store: JobStore, celery: Celery, documents: DocumentStore
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._celery = celery
+        self._documents = documents
+
+    def ingest(
+        self,
+        raw: bytes,
+        *,
+        schema: str,
+        origin: dict[str, Any] | None = None,
+        declared_size: int | None = None,
+    ) -> IntakeOutcome:
+        """Store and queue one message. ``declared_size`` is the size the server reported
+        when only the first bytes were fetched: above the limit it is refused unparsed."""
+        origin = origin or {}
+        size = max(len(raw), declared_size or 0)
+        if size > self._settings.email_max_message_bytes:
+            why = f"message is {size} bytes, above the limit of "
+            why += f"{self._settings.email_max_message_bytes}"
+            return self._dead_letter(raw, schema, origin, why, size=size)
+        try:
+            parsed = parse_email(raw, max_bytes=self._settings.email_max_message_bytes)
+        except UnparsableEmail as exc:
+            return self._dead_letter(raw, schema, origin, exc.why)
+        if not parsed.llm_text.strip() and not parsed.subject.strip():
+            return self._dead_letter(raw, schema, origin, "no text in the message")
+        document, _ = put_document(
+            self._documents,
+            store=self._store,
+            celery=self._celery,
+            settings=self._settings,
+            source=SOURCE,
+            doc_id=parsed.key,
+            content=document_content(parsed),
+            content_type=ContentType.TEXT,
+            metadata={**parsed.metadata(), "origin": origin},
+        )
+        limit = self._settings.email_max_text_chars
+        job_input = {
+            "schema": schema,
+            # A message with only a subject is still a request; the subject is its text.
+            "text": (parsed.llm_text.strip() or parsed.subject)[:limit],
+            "text_truncated": len(parsed.llm_text) > limit,
+            "source": SOURCE,
+            "doc_id": parsed.key,
+            "document_id": document.id,
+            "email": {
+                "message_id": parsed.message_id,
+                "subject": parsed.subject,
+                "from": parsed.sender,
+                "to": parsed.recipients,
+                "date": parsed.date,
+                "attachments": [vars(attachment) for attachment in parsed.attachments],
+            },
+            "origin": origin,
+        }
+        key = idempotency_key(schema, parsed.key)
+        try:
+            job, created = submit(
+                EXTRACT_KIND, job_input, idempotency_key=key,
+                store=self._store, celery=self._celery, settings=self._settings,
+            )
+        except IdempotencyConflict as exc:
+            # Same message, different input (another origin, a changed text limit): the
+            # message was taken already, and that is what counts.
+            job, created = exc.existing, False
+        status = IntakeStatus.QUEUED if created else IntakeStatus.DUPLICATE
+        log.info("email ingested", key=parsed.key, status=status, job_id=job.id,
+                 body_type=parsed.body_type, attachments=len(parsed.attachments))
+        return IntakeOutcome(parsed.key, status, job.id, document.id)
+
+    def _dead_letter(
+        self, raw: bytes, schema: str, origin: dict[str, Any], why: str,
+        size: int | None = None,
+    ) -> IntakeOutcome:
+        digest = hashlib.sha256(raw).hexdigest()
+        key = f"raw:{digest}"
+        kept = raw[:MAX_KEPT_RAW_BYTES]
+        now = utcnow()
+        job = Job(
+            kind=EXTRACT_KIND,
+            status=JobStatus.DEAD,
+            reason=DeadReason.INVALID_INPUT,
+            error=f"unparsable email: {why}",
+            idempotency_key=idempotency_key(schema, key),
+            max_deliveries=self._settings.max_deliveries,
+            input={
+                "schema": schema,
+                "source": SOURCE,
+                "raw_base64": base64.b64encode(kept).decode(),
+                "raw_sha256": digest,
+                "raw_size": size or len(raw),
+                "raw_truncated": len(kept) < (size or len(raw)),
+                "origin": origin,
+            },
+            finished_at=now,
+        )
+        try:
+            stored, created = self._store.create(job)
+        except IdempotencyConflict as exc:
+            stored, created = exc.existing, False
+        log.warning("unparsable email dead-lettered", key=key, why=why, job_id=stored.id)
+        return IntakeOutcome(key, IntakeStatus.DEAD if created else IntakeStatus.DUPLICATE,
+                             stored.id)
