@@ -1,0 +1,1 @@
+"""The review UI where support staff resolve dead-lettered jobs."""

@@ -1,0 +1,72 @@
+"""The dashboard application: ``create_app(settings)``; ``sluice dashboard`` serves it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from dlq_dashboard import actions, views
+from dlq_dashboard.auth import Forbidden, NotSignedIn
+from dlq_dashboard.security_headers import SecurityHeaders
+from dlq_dashboard.services import Services, open_services
+from sluice.logs import configure_logging
+from sluice.settings import Settings, get_settings
+from sluice.stores import JobStore
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, store: JobStore | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    services: Services = open_services(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="Sluice DLQ dashboard",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.services = services
+    app.include_router(views.router)
+    app.include_router(actions.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(NotSignedIn)
+    async def to_sign_in(request: Request, exc: NotSignedIn) -> Response:
+        if request.headers.get("HX-Request") or request.method != "GET":
+            return JSONResponse({"detail": "sign in first"}, status_code=401,
+                                headers={"HX-Redirect": "/login"})
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return views.render(request, "error.html", {"message": exc.message}, status_code=403)
+
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.dashboard_host,
+        port=settings.dashboard_port,
+        log_config=None,
+        proxy_headers=False,
+    )

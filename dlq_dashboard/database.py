@@ -1,0 +1,60 @@
+"""The dashboard's own tables: users, sessions, the audit log, "do not train" marks.
+
+They live in one SQLite file (``SLUICE_DASHBOARD_DB_PATH``, default ``DATA_DIR/dashboard.db``)
+next to the job store, whichever job store is configured: they are small, written by the
+dashboard alone, and a reviewer's sign-in must not depend on MongoDB's health. The audit
+table refuses UPDATE and DELETE at the database level, so append-only is a fact of the
+file, not a habit of the code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sluice.settings import Settings
+from sluice.stores.sqlite_db import SQLiteConnections
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    job_id TEXT,
+    seconds_spent REAL,
+    changes TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_job ON audit (job_id, seq);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS training_exclusions (
+    job_id TEXT PRIMARY KEY,
+    marked_by TEXT NOT NULL,
+    marked_at TEXT NOT NULL
+);
+"""
+
+
+def dashboard_db_path(settings: Settings) -> Path:
+    return settings.dashboard_db_path or settings.data_dir / "dashboard.db"
+
+
+def open_dashboard_db(settings: Settings) -> SQLiteConnections:
+    return SQLiteConnections(dashboard_db_path(settings), SCHEMA)

@@ -1,0 +1,117 @@
+"""The original email or page, made safe to look at.
+
+HTML is cleaned by an allow-list sanitizer (``nh3``, the Rust ``ammonia`` library: no
+scripts, no event handlers, no ``javascript:`` URLs, no forms or frames) and then shown in
+an ``<iframe sandbox="" srcdoc="...">``: the empty sandbox forbids scripts, forms, popups
+and top navigation even if something slipped through, and the document carries its own
+Content-Security-Policy that forbids every fetch (remote images are tracking pixels).
+Text is escaped into a ``<pre>``. Jinja escapes the whole document once more into the
+``srcdoc`` attribute.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+import nh3
+
+from schemas.job import Job
+
+FRAME_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+RAW_EMAIL_KEYS = ("email", "raw_email", "message", "rfc822")
+ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+
+
+@dataclass(frozen=True)
+class SourceView:
+    kind: str  # email | html | text | none
+    subject: str | None
+    sender: str | None
+    date: str | None
+    url: str | None
+    document: str  # a whole HTML document for srcdoc, already sanitized
+
+
+def sanitize_html(markup: str) -> str:
+    return nh3.clean(
+        markup,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def _document(body: str) -> str:
+    return (
+        "<!doctype html><html><head><meta charset=\"utf-8\">"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{FRAME_CSP}\">"
+        "</head><body>" + body + "</body></html>"
+    )
+
+
+def _text_body(text: str) -> str:
+    # No <pre>: the page's CSP blocks inline styles, and unwrapped lines are unreadable.
+    return "<div>" + html.escape(text).replace("\n", "<br>\n") + "</div>"
+
+
+def _email_parts(raw: str) -> tuple[EmailMessage, str]:
+    message = email.message_from_string(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(preferencelist=("html", "plain"))
+    if part is None:
+        return message, _text_body(raw)
+    content = part.get_content()
+    text = content if isinstance(content, str) else content.decode("utf-8", "replace")
+    if part.get_content_type() == "text/html":
+        return message, sanitize_html(text)
+    return message, _text_body(text)
+
+
+def _first(values: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = values.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def source_view(job: Job) -> SourceView:
+    data = job.input
+    raw_email = _first(data, RAW_EMAIL_KEYS)
+    if raw_email is not None:
+        message, body = _email_parts(raw_email)
+        return SourceView(
+            "email",
+            str(message.get("subject", "")) or None,
+            str(message.get("from", "")) or None,
+            str(message.get("date", "")) or None,
+            None,
+            _document(body),
+        )
+    url = _first(data, ("url",))
+    markup = _first(data, ("html",))
+    if markup is not None:
+        document = _document(sanitize_html(markup))
+        return SourceView("html", data.get("title"), None, None, url, document)
+    text = _first(data, ("text", "body", "content"))
+    if text is not None:
+        sender = data.get("sender")
+        return SourceView(
+            "text", data.get("subject"), sender if isinstance(sender, str) else None, None, url,
+            _document(_text_body(text)),
+        )
+    return SourceView("none", None, None, None, url, _document(_text_body("(no source text)")))
+
+
+def source_text(job: Job) -> str:
+    """The source as plain text, for the training export."""
+    data = job.input
+    raw_email = _first(data, RAW_EMAIL_KEYS)
+    if raw_email is not None:
+        return raw_email
+    return _first(data, ("text", "body", "content", "html")) or ""
