@@ -1,0 +1,239 @@
+"""The contract every job store keeps; runs against SQLite always, MongoDB when configured."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas.job import DeadReason, IllegalTransition, Job, JobStatus, utcnow
+from sluice.stores import (
+    ConcurrentUpdate,
+    IdempotencyConflict,
+    InvalidCursor,
+    JobNotFound,
+    JobQuery,
+    JobStore,
+)
+from sluice.stores.sqlite import SQLiteJobStore
+from tests.support.mongo import throwaway_database
+
+
+@pytest.fixture(params=["sqlite", "mongodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
+    if request.param == "sqlite":
+        sqlite = SQLiteJobStore(tmp_path / "jobs.db")
+        yield sqlite
+        sqlite.close()
+        return
+    with throwaway_database() as (url, database):
+        from sluice.stores.mongo import MongoJobStore
+
+        mongo = MongoJobStore(url, database)
+        yield mongo
+        mongo.close()
+
+
+def new_job(**fields: object) -> Job:
+    return Job.model_validate({"kind": "echo", "task_id": uuid.uuid4().hex, **fields})
+
+
+def test_created_job_reads_back_equal(store: JobStore) -> None:
+    job, created = store.create(new_job(input={"text": "héllo", "n": [1, 2]}))
+    assert created
+    assert store.get(job.id) == job
+
+
+def test_unknown_job_raises_not_found(store: JobStore) -> None:
+    with pytest.raises(JobNotFound):
+        store.get("nope")
+
+
+def test_same_idempotency_key_returns_the_existing_job(store: JobStore) -> None:
+    first, created = store.create(new_job(idempotency_key="order-1", input={"a": 1}))
+    again, created_again = store.create(new_job(idempotency_key="order-1", input={"a": 1}))
+    assert created and not created_again
+    assert again.id == first.id
+    assert store.count(JobQuery()) == 1
+
+
+def test_same_idempotency_key_with_other_input_is_a_conflict(store: JobStore) -> None:
+    store.create(new_job(idempotency_key="order-2", input={"a": 1}))
+    with pytest.raises(IdempotencyConflict):
+        store.create(new_job(idempotency_key="order-2", input={"a": 2}))
+
+
+def test_illegal_transition_raises_and_changes_nothing(store: JobStore) -> None:
+    job, _ = store.create(new_job())
+    with pytest.raises(IllegalTransition):
+        store.transition(job.id, JobStatus.SUCCEEDED)
+    assert store.get(job.id) == job
+
+
+def test_transition_bumps_the_version_and_sets_fields(store: JobStore) -> None:
+    job, _ = store.create(new_job())
+    moved = store.transition(job.id, JobStatus.RUNNING)
+    done = store.transition(moved.id, JobStatus.SUCCEEDED, result={"ok": True})
+    assert (moved.version, done.version) == (1, 2)
+    stored = store.get(job.id)
+    assert stored.status is JobStatus.SUCCEEDED and stored.result == {"ok": True}
+    assert stored.finished_at is not None
+
+
+def test_stale_expected_version_is_refused(store: JobStore) -> None:
+    job, _ = store.create(new_job(status=JobStatus.DEAD))
+    store.transition(job.id, JobStatus.CLAIMED, claimed_by="ann")
+    with pytest.raises(ConcurrentUpdate):
+        store.transition(job.id, JobStatus.RESOLVED, expected_version=job.version)
+    assert store.get(job.id).status is JobStatus.CLAIMED
+
+
+def test_racing_transitions_have_exactly_one_winner(store: JobStore) -> None:
+    """Cancel and start race for the same queued job; the loser sees IllegalTransition."""
+    for _ in range(10):
+        job, _ = store.create(new_job())
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def attempt(
+            target: JobStatus,
+            job_id: str = job.id,
+            barrier: threading.Barrier = barrier,
+            outcomes: list[str] = outcomes,
+        ) -> None:
+            barrier.wait()
+            try:
+                store.transition(job_id, target)
+                outcomes.append(f"won:{target}")
+            except IllegalTransition:
+                outcomes.append("lost")
+
+        threads = [
+            threading.Thread(target=attempt, args=(target,))
+            for target in (JobStatus.RUNNING, JobStatus.CANCELLED)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcome.startswith("won") for outcome in outcomes) == [False, True]
+        assert store.get(job.id).version == 1
+
+
+def test_delivery_is_counted_before_running(store: JobStore) -> None:
+    job, _ = store.create(new_job())
+    decision = store.begin_delivery(job.id, job.task_id or "")
+    assert decision.run
+    assert store.get(job.id).deliveries == 1
+    assert store.get(job.id).status is JobStatus.RUNNING
+
+
+def test_a_message_that_is_not_the_jobs_current_one_is_dropped(store: JobStore) -> None:
+    job, _ = store.create(new_job())
+    decision = store.begin_delivery(job.id, "some-older-message")
+    assert not decision.run and "stale" in decision.why
+    assert store.get(job.id).deliveries == 0
+
+
+def test_finished_or_cancelled_jobs_are_not_run_again(store: JobStore) -> None:
+    job, _ = store.create(new_job())
+    store.cancel(job.id)
+    decision = store.begin_delivery(job.id, job.task_id or "")
+    assert not decision.run
+    assert store.get(job.id).status is JobStatus.CANCELLED
+
+
+def test_delivery_past_max_deliveries_is_poison_without_running(store: JobStore) -> None:
+    job, _ = store.create(new_job(max_deliveries=3))
+    runs = [store.begin_delivery(job.id, job.task_id or "").run for _ in range(4)]
+    assert runs == [True, True, True, False]
+    dead = store.get(job.id)
+    assert (dead.status, dead.reason, dead.deliveries) == (JobStatus.DEAD, DeadReason.POISON, 4)
+
+
+def test_retries_do_not_count_towards_the_poison_cap(store: JobStore) -> None:
+    job, _ = store.create(new_job(max_deliveries=2))
+    for retry in range(3):
+        assert store.begin_delivery(job.id, job.task_id or "").run
+        store.transition(job.id, JobStatus.RETRYING, retries=retry + 1)
+    assert store.begin_delivery(job.id, job.task_id or "").run
+
+
+def test_cursor_pagination_visits_every_job_once_in_order(store: JobStore) -> None:
+    ids = [store.create(new_job(kind="echo" if i % 2 else "other"))[0].id for i in range(25)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.list_jobs(JobQuery(), limit=7, cursor=cursor)
+        seen.extend(job.id for job in page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == list(reversed(ids))
+    oldest = store.list_jobs(JobQuery(kind="echo"), limit=100, oldest_first=True)
+    assert [job.id for job in oldest.items] == ids[1::2]
+
+
+def test_filters_by_status_reason_and_field(store: JobStore) -> None:
+    store.create(new_job(input={"schema": "a"}))
+    dead, _ = store.create(new_job(input={"schema": "b"}))
+    store.transition(dead.id, JobStatus.DEAD, reason=DeadReason.EXHAUSTED)
+    query = JobQuery(statuses=(JobStatus.DEAD,), reason=DeadReason.EXHAUSTED,
+                     fields=(("input.schema", "b"),))
+    assert [job.id for job in store.list_jobs(query).items] == [dead.id]
+    assert store.count(JobQuery(fields=(("input.schema", "a"),))) == 1
+
+
+def test_malformed_cursor_is_refused(store: JobStore) -> None:
+    with pytest.raises(InvalidCursor):
+        store.list_jobs(JobQuery(), cursor="not-a-cursor")
+
+
+def test_stranded_lists_old_unsent_queued_jobs(store: JobStore) -> None:
+    old = new_job()
+    old.created_at = utcnow() - timedelta(minutes=5)
+    store.create(old)
+    sent = new_job(sent_at=utcnow())
+    sent.created_at = old.created_at
+    store.create(sent)
+    store.create(new_job())
+    assert [job.id for job in store.stranded(timedelta(minutes=1))] == [old.id]
+
+
+def _append_attempts(path: str, job_id: str, count: int) -> None:
+    store = SQLiteJobStore(Path(path))
+    for index in range(count):
+        store.append_attempt(job_id, {"pid": os.getpid(), "n": index})
+    store.close()
+
+
+def test_sqlite_compare_and_set_holds_across_processes(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    store = SQLiteJobStore(path)
+    job, _ = store.create(new_job())
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_append_attempts, args=(str(path), job.id, 40)) for _ in range(3)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
+    stored = store.get(job.id)
+    assert len(stored.attempts) == 120
+    assert stored.version == 120
+
+
+def test_count_by_groups_matching_jobs_by_a_field(store: JobStore) -> None:
+    for signature in ("a", "a", "b", None):
+        store.create(new_job(status=JobStatus.DEAD, error_signature=signature))
+    store.create(new_job(error_signature="a"))  # queued: not matched
+    counts = store.count_by(JobQuery(statuses=(JobStatus.DEAD,)), "error_signature")
+    assert counts == {"a": 2, "b": 1, None: 1}

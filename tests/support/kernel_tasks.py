@@ -1,0 +1,40 @@
+"""Job kinds that exist only for the kernel tests, loaded as a plugin (SLUICE_PLUGINS)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from sluice.job_task import JobContext, Retryable, job_task
+
+KINDS = {"test.block": "cpu", "test.crash": "cpu", "test.flaky": "io"}
+BLOCK_TIMEOUT_SECONDS = 60.0
+
+
+@job_task("test.block")
+def block(context: JobContext) -> dict[str, Any]:
+    """Hold the job running until the file ``release`` exists; log each completion."""
+    release = Path(context.job.input["release"])
+    deadline = time.monotonic() + BLOCK_TIMEOUT_SECONDS
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with Path(context.job.input["completions"]).open("a") as log:
+        log.write(f"{context.job.id} delivery={context.job.deliveries}\n")
+    return {"completed_on_delivery": context.job.deliveries}
+
+
+@job_task("test.crash")
+def crash(context: JobContext) -> None:
+    """Die the way an OOM kill or a segfault does: no exception, no cleanup."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@job_task("test.flaky")
+def flaky(context: JobContext) -> dict[str, Any]:
+    """Fail transiently ``failures`` times, then succeed."""
+    if context.retries < context.job.input.get("failures", 0):
+        raise Retryable(f"transient fault #{context.retries + 1}")
+    return {"retries": context.retries}
