@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need on a fresh machine and runs them: lint, types, pytest.
+# Usage: ./test.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+scripts/system-packages.sh
+scripts/python-env.sh embedding,dev
+. .venv/bin/activate
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
+ruff check .
+mypy
+python -m pytest -p no:cacheprovider "$@"
