@@ -172,8 +172,10 @@ dlq_cli.attach(dashboard_cli.dlq_app)
 
 
 from sluice.cli import documents as documents_cli  # noqa: E402
+from sluice.cli import vectors as vectors_cli  # noqa: E402
 
 app.add_typer(documents_cli.app, name="docs")
+app.add_typer(vectors_cli.app, name="vectors")
 app.command(name="search")(documents_cli.search)
 app.command(name="ask")(documents_cli.ask)
 

@@ -7,6 +7,9 @@ the test process, as ``sluice batch run re-embed`` would.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +25,7 @@ from sluice.embedded_redis import EmbeddedRedis
 from sluice.enqueue import send
 from sluice.warehouse import delete_document
 from tests.support.rag_env import RagEnv, corpus_queries, rag_env
+from workers.embedding.vectors import INITIAL_SUFFIX
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +72,13 @@ def switch(rag: RagEnv, collection: str) -> Job:
     return rag.finished(job.id)
 
 
+def vectors_switch(rag: RagEnv, collection: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sluice", "vectors", "switch", collection, "--timeout", "60"],
+        env=rag.sluice.env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
 def test_a_re_embed_fills_a_new_collection_then_the_alias_points_at_it(rag: RagEnv) -> None:
     alias = rag.sluice.settings.qdrant_collection
     before = top_documents(rag)
@@ -77,8 +88,9 @@ def test_a_re_embed_fills_a_new_collection_then_the_alias_points_at_it(rag: RagE
     target = f"{alias}_{first.id}"
     assert first.summary is not None
     assert first.summary["collection"] == target and first.summary["alias_switched"] is True
-    # The first switch finds the collection the alias's name held until now and replaces it.
-    assert first.summary["previous"] == alias
+    # The live name was an alias from the start: the first switch moves it in one call.
+    assert first.summary["previous"] == f"{alias}{INITIAL_SUFFIX}"
+    assert first.summary["dropped"] is None
     items = list(rag.sluice.store.iter_jobs(run_query(first.id)))
     assert items and all(job.result["collection"] == target for job in items)
     # Forced: every chunk upserted again; cached: not one embedded again.
@@ -150,7 +162,15 @@ def test_deletes_and_edits_made_while_a_collection_is_staged_are_in_it_after_the
     points = rag.points("staged")
     assert {p["doc_id"] for p in points} == {"kept"}
     assert all("rewritten" in p["text"] for p in points)
-    # Back to where it was (kept, not dropped): the way to undo a switch.
-    back = switch(rag, moved.result["previous"])
-    assert back.result["switched"] is True and back.result["collection"] == moved.result["previous"]
+    # Back to where it was (kept, not dropped): how an operator undoes a switch.
+    back = vectors_switch(rag, moved.result["previous"])
+    assert back.returncode == 0, back.stderr
+    result = json.loads(back.stdout)["result"]
+    assert result["switched"] is True and result["previous"] == staged
+    assert result["collection"] == moved.result["previous"]
     assert {p["doc_id"] for p in rag.points("staged")} == {"kept"}
+
+    missing = vectors_switch(rag, f"{alias}_never_filled")
+    assert missing.returncode == 1
+    assert "does not exist" in json.loads(missing.stdout)["error"]
+    assert vectors_switch(rag, staged).returncode == 0

@@ -6,9 +6,10 @@ points and never adds new ones. Payload: doc_id, source, chunk_index, text, cont
 knows the id, such as a change-stream delete event without a pre-image, filters by); an
 existing point with the same content_hash and model needs no upsert at all.
 
-``SLUICE_QDRANT_COLLECTION`` is the live name searches read: a collection, or after the first
-re-embed an alias of one (``<name>_<run id>``). Writes may name another collection (a re-embed
-fills its new one while searches still read the old), created on first use.
+``SLUICE_QDRANT_COLLECTION`` is the live name searches read: an alias, created with its first
+collection ``<name>_initial`` and switched by each re-embed to ``<name>_<run id>``. Writes may
+name another collection (a re-embed fills its new one while searches still read the old),
+created on first use.
 
 ``SLUICE_QDRANT_URL`` names a server; unset, Qdrant runs in local mode under
 ``DATA_DIR/qdrant``, which one process only may open: the worker. The API never imports this.
@@ -31,6 +32,7 @@ from sluice.settings import Settings
 from sluice.warehouse import SLUICE_NAMESPACE
 
 log = structlog.get_logger(__name__)
+INITIAL_SUFFIX = "_initial"
 
 
 class AliasTargetMissing(Exception):
@@ -133,23 +135,41 @@ class VectorIndex:
 
     def ensure_collection(self, collection: str) -> None:
         """Create ``collection`` (this model's size, cosine) unless it, or an alias of that
-        name, exists; checked once per process and name."""
+        name, exists; checked once per process and name.
+
+        The live name is born an alias of ``<name>_initial``: Qdrant cannot rename, so a live
+        name that were a real collection could only become an alias by being dropped first,
+        and searches would fail in that gap at the first re-embed.
+        """
         if collection in self._known:
             return
         with self._lock:
             if not self.client.collection_exists(collection):
-                try:
-                    self.client.create_collection(
-                        collection, vectors_config=qm.VectorParams(
-                            size=self.dimension, distance=qm.Distance.COSINE),
-                    )
-                except Exception:
-                    # Another worker process of a Qdrant server created it first.
-                    if not self.client.collection_exists(collection):
-                        raise
+                if collection == self.collection:
+                    physical = f"{collection}{INITIAL_SUFFIX}"
+                    self._create(physical)
+                    self.client.update_collection_aliases(change_aliases_operations=[
+                        qm.CreateAliasOperation(create_alias=qm.CreateAlias(
+                            collection_name=physical, alias_name=collection)),
+                    ])
                 else:
-                    self._payload_indexes(collection)
+                    self._create(collection)
             self._known.add(collection)
+
+    def _create(self, collection: str) -> None:
+        if self.client.collection_exists(collection):
+            return
+        try:
+            self.client.create_collection(
+                collection, vectors_config=qm.VectorParams(
+                    size=self.dimension, distance=qm.Distance.COSINE),
+            )
+        except Exception:
+            # Another worker process of a Qdrant server created it first.
+            if not self.client.collection_exists(collection):
+                raise
+        else:
+            self._payload_indexes(collection)
 
     def _payload_indexes(self, collection: str) -> None:
         if self.local:  # payload indexes do nothing in local mode
@@ -182,10 +202,11 @@ class VectorIndex:
         ``update_collection_aliases`` call deleting and creating it, so a search sees the
         old collection or the new one, never neither. Repeating it is a no-op.
 
-        The first switch of an installation finds a real collection under the alias's
-        name; Qdrant has no rename, so that collection is dropped and the alias created in
-        two calls (in local mode this index's lock keeps searches of this process out of
-        the gap; with a server, a search in that instant fails).
+        Only an installation made before the live name was born an alias has a real
+        collection under that name; Qdrant has no rename, so the first switch there drops
+        it and creates the alias in two calls (in local mode this index's lock keeps
+        searches of this process out of the gap; with a server, a search in that instant
+        fails).
         """
         alias = self.collection
         if target == alias:
