@@ -336,6 +336,11 @@ class Settings(BaseSettings):
         32, ge=0, description="Tokens shared by consecutive chunks of a document."
     )
     embedding_batch_size: int = Field(32, ge=1, description="Chunks per model forward pass.")
+    embedding_cache_max_entries: int = Field(
+        1_000_000, ge=0,
+        description="Vectors the embedding cache keeps (about 1.6 KB each for the default "
+        "model), least recently used evicted first. 0: no bound.",
+    )
     retrieval_k: int = Field(5, ge=1, le=100, description="Chunks retrieved when k is not given.")
     ask_max_tokens: int = Field(512, ge=1, description="Longest answer /v1/ask generates.")
     ask_temperature: float = Field(0.2, ge=0, description="Sampling temperature of answers.")

@@ -41,12 +41,15 @@ from workers.embedding.vectors import ChunkPoint, VectorIndex, get_index, point_
 
 
 @functools.cache
-def get_cache(cache_path: str) -> EmbeddingCache:
-    return EmbeddingCache(Path(cache_path))
+def get_cache(cache_path: str, max_entries: int | None) -> EmbeddingCache:
+    return EmbeddingCache(Path(cache_path), max_entries)
 
 
 def embedding_cache(settings: Settings) -> EmbeddingCache:
-    return get_cache(str(settings.data_dir / "embedding_cache.db"))
+    return get_cache(
+        str(settings.data_dir / "embedding_cache.db"),
+        settings.embedding_cache_max_entries or None,
+    )
 
 
 def load_resources(context: JobContext) -> tuple[EmbeddingModel, VectorIndex]:
