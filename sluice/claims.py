@@ -14,10 +14,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from schemas.job import IllegalTransition, Job, JobStatus, check_transition, utcnow
-from sluice.stores.base import JobStore
+from sluice.stores.base import ConcurrentUpdate, JobStore
 
 
-class ClaimRefused(Exception):
+class ClaimRefused(ConcurrentUpdate):
     """Someone else holds a live claim on the job; nothing was changed."""
 
     def __init__(self, job: Job) -> None:
@@ -120,6 +120,13 @@ def release(store: JobStore, job_id: str, user: str) -> Job:
     return store.mutate(job_id, change)
 
 
+def refuse_if_held_by_another(job: Job, actor: str | None) -> None:
+    """:class:`ClaimRefused` while someone other than ``actor`` holds a live claim: an API
+    client or a bulk action never overwrites a reviewer at work."""
+    if job.status is JobStatus.CLAIMED and job.claimed_by != actor and lease_live(job):
+        raise ClaimRefused(job)
+
+
 def check_holder(job: Job, user: str, edited_version: int | None) -> None:
     """Refuse an action by someone without the claim, or made on a stale page.
 
@@ -139,6 +146,7 @@ __all__ = [
     "check_holder",
     "claim",
     "lease_live",
+    "refuse_if_held_by_another",
     "release",
     "renew",
 ]

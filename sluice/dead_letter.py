@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from schemas.job import DEAD_LETTERED, IllegalTransition, Job, JobStatus, utcnow
 from schemas.registry import SchemaEntry, UnknownSchema, get_schema, load_schemas
+from sluice import claims
 from sluice.enqueue import send
 from sluice.settings import Settings
 from sluice.sinks import push_to_sinks
@@ -86,6 +87,7 @@ def _close(
     def change(job: Job) -> Job:
         _expect(job, expected_version)
         _dead_lettered(job, target)
+        claims.refuse_if_held_by_another(job, entry["by"])
         job.status = target
         job.claimed_by = None
         job.claim_expires_at = None
@@ -117,6 +119,7 @@ def requeue(
     old = store.get(job_id)
     _expect(old, expected_version)
     _dead_lettered(old, JobStatus.REQUEUED)
+    claims.refuse_if_held_by_another(old, by)
     new_input = dict(old.input if input is None else input)
     if hint:
         new_input["reviewer_hint"] = hint

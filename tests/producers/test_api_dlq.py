@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from schemas.job import DeadReason, Job, JobStatus
+from sluice import claims
+from sluice.stores.base import JobQuery
 from tests.conftest import SluiceEnv
 from tests.support.extraction_cases import TICKET_TEXT, VALID_TICKET
 
@@ -132,3 +135,25 @@ def test_the_cli_lists_shows_and_acts_through_the_api(
     assert json.loads(resolved.output)["status"] == "resolved"
     discarded = runner.invoke(app, ["dlq", "discard", second.id, "--reason", "duplicate"])
     assert discarded.output.strip() == f"{second.id}: discarded"
+
+
+def test_an_item_a_reviewer_has_claimed_is_not_acted_on_through_the_api(
+    sluice_env: SluiceEnv,
+) -> None:
+    job = put_dead(sluice_env, "order_id:not_in_source")
+    claims.claim(sluice_env.store, job.id, "ann", lease=timedelta(minutes=15))
+    client, auth = sluice_env.api(), sluice_env.auth()
+    for action, body in [("resolve", {"record": VALID_TICKET, "by": "svc"}),
+                         ("discard", {"reason": "spam", "by": "svc"}),
+                         ("requeue", {"hint": "x", "by": "svc"})]:
+        refused = client.post(f"/v1/dlq/{job.id}/{action}", headers=auth, json=body)
+        assert refused.status_code == 409, (action, refused.text)
+        assert "ann has claimed this item" in refused.json()["detail"]
+    assert sluice_env.store.get(job.id).status is JobStatus.CLAIMED
+    assert sluice_env.store.count(JobQuery()) == 1  # the refused requeue created no job
+
+    # Once the lease lapses the item is anyone's again.
+    claims.claim(sluice_env.store, job.id, "ann", lease=timedelta(seconds=-1))
+    done = client.post(f"/v1/dlq/{job.id}/resolve", headers=auth,
+                       json={"record": VALID_TICKET, "by": "svc"})
+    assert done.status_code == 200 and done.json()["status"] == "resolved"
