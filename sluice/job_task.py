@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 import structlog
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
-from schemas.job import DeadReason, Job, JobStatus, TraceStep, utcnow
+from schemas.job import DeadReason, Job, JobStatus, TraceStep, check_transition, utcnow
 from sluice.settings import Settings, get_settings
 from sluice.stores import JobNotFound, JobStore, get_store
 from sluice.visibility import check_countdown
@@ -142,6 +142,16 @@ class JobTask(Task):  # type: ignore[misc]
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "kind", "queue", "attempt")
 
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        # Celery calls this in the worker's main process when it kills a pool child at the
+        # hard time limit: the child recorded nothing and the message is acknowledged, so
+        # without this the job would sit in running until recovery re-sent it, to be killed
+        # again on every delivery.
+        if isinstance(exc, TimeLimitExceeded) and args:
+            end_killed_job(get_store(), str(args[0]), task_id, self.name, exc)
+
     def _retry_or_give_up(
         self,
         store: JobStore,
@@ -175,6 +185,35 @@ class JobTask(Task):  # type: ignore[misc]
     def _queue(self) -> str | None:
         info = self.request.delivery_info or {}
         return info.get("routing_key")
+
+
+def end_killed_job(
+    store: JobStore, job_id: str, task_id: str, kind: str, exc: TimeLimitExceeded
+) -> None:
+    """``dead/worker_lost`` for the job the killed run was delivering, if it still is."""
+    error = (f"its worker process was killed at the hard time limit ({exc.args[0]} s) "
+             "after ignoring the soft limit")
+
+    def change(job: Job) -> Job | None:
+        if job.status is not JobStatus.RUNNING or job.task_id != task_id:
+            return None  # a newer delivery or a person has moved it on
+        check_transition(job.id, job.status, JobStatus.DEAD)
+        job.status, job.reason, job.error = JobStatus.DEAD, DeadReason.WORKER_LOST, error
+        job.finished_at = utcnow()
+        return job
+
+    # Imported here: the CLI imports this module before `sluice worker` points
+    # prometheus-client at its multiprocess folder, which must happen first.
+    from sluice import metrics
+
+    try:
+        job = store.mutate(job_id, change)
+    except JobNotFound:
+        return
+    if job.reason is DeadReason.WORKER_LOST and job.error == error:
+        metrics.count_dead_letter(kind, DeadReason.WORKER_LOST)
+        log.error("job dead-lettered", job_id=job_id, kind=kind,
+                  reason=DeadReason.WORKER_LOST, error=error)
 
 
 def job_task(kind: str, **options: Any) -> Callable[[H], H]:

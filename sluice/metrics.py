@@ -33,7 +33,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from schemas.job import DEAD_LETTERED, JobStatus
+from schemas.job import DEAD_LETTERED, DeadReason, JobStatus
 from sluice.routing import Queue
 from sluice.settings import Settings, get_settings
 
@@ -170,12 +170,16 @@ def _task_finished(
     # Only count what this run did: a dropped stale delivery finds a job changed long ago.
     if job.updated_at.timestamp() < started or not (job.terminal or job.status is JobStatus.DEAD):
         return
-    JOB_OUTCOMES.labels(kind=job.kind, status=job.status.value).inc()
     DELIVERIES.labels(kind=job.kind).observe(job.deliveries)
     if job.status is JobStatus.DEAD:
-        DEAD_LETTERED_TOTAL.labels(
-            kind=job.kind, reason=job.reason.value if job.reason else "unknown"
-        ).inc()
+        count_dead_letter(job.kind, job.reason)
+    else:
+        JOB_OUTCOMES.labels(kind=job.kind, status=job.status.value).inc()
+
+
+def count_dead_letter(kind: str, reason: DeadReason | None) -> None:
+    JOB_OUTCOMES.labels(kind=kind, status=JobStatus.DEAD.value).inc()
+    DEAD_LETTERED_TOTAL.labels(kind=kind, reason=reason.value if reason else "unknown").inc()
 
 
 # Connected strongly: these live as long as the process.

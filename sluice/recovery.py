@@ -5,8 +5,9 @@ that any copy of the old message, if it ever arrives, is stale and dropped on de
 
 - stranded: stored while the broker was down, its message never confirmed sent;
 - abandoned: running or retrying, untouched for longer than the visibility timeout (plus
-  ``stranded_after``), so no broker message can still speak for it: its worker hit a hard
-  time limit, or the broker lost the message. The re-sent message counts as a delivery,
+  ``stranded_after``), so no broker message can still speak for it: the broker lost the
+  message (a Redis restart without persistence), or a hard time limit struck where
+  nothing could record it. The re-sent message counts as a delivery,
   so a job that keeps getting abandoned still ends ``dead/poison``.
 
 Every worker runs this on a timer (``StrandedJobRecovery`` in ``sluice.celery_app``);

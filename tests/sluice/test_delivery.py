@@ -64,6 +64,22 @@ def test_a_job_that_kills_its_worker_every_time_ends_poison(sluice_env: SluiceEn
     assert wait_status(sluice_env, healthy.id, JobStatus.SUCCEEDED).result == {"still": "serving"}
 
 
+@pytest.mark.slow
+def test_a_job_killed_at_the_hard_time_limit_ends_worker_lost_at_once(
+    sluice_env: SluiceEnv,
+) -> None:
+    sluice_env.worker(pool="prefork", concurrency=1)
+    stuck = submit_job(sluice_env, "test.stubborn", {})
+    limit = sluice_env.settings.task_time_limit
+    dead = wait_status(sluice_env, stuck.id, JobStatus.DEAD, timeout=limit + 30)
+    assert dead.reason is DeadReason.WORKER_LOST
+    assert "hard time limit" in (dead.error or "")
+    assert dead.deliveries == 1  # not re-run to be killed again on every delivery
+    # The worker replaced its killed child and goes on serving.
+    healthy = submit_job(sluice_env, "echo", {"after": "the kill"})
+    assert wait_status(sluice_env, healthy.id, JobStatus.SUCCEEDED).result == {"after": "the kill"}
+
+
 def test_transient_faults_are_retried_with_backoff(sluice_env: SluiceEnv) -> None:
     sluice_env.worker()
     job = submit_job(sluice_env, "test.flaky", {"failures": 2})

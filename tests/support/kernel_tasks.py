@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from sluice.job_task import JobContext, Retryable, job_task
 
-KINDS = {"test.block": "cpu", "test.crash": "cpu", "test.flaky": "io"}
+KINDS = {"test.block": "cpu", "test.crash": "cpu", "test.flaky": "io", "test.stubborn": "cpu"}
 BLOCK_TIMEOUT_SECONDS = 60.0
 
 
@@ -38,3 +41,12 @@ def flaky(context: JobContext) -> dict[str, Any]:
     if context.retries < context.job.input.get("failures", 0):
         raise Retryable(f"transient fault #{context.retries + 1}")
     return {"retries": context.retries}
+
+
+@job_task("test.stubborn")
+def stubborn(context: JobContext) -> None:
+    """Ignore the soft time limit, as code stuck in a C call or swallowing exceptions does."""
+    deadline = time.monotonic() + BLOCK_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        with contextlib.suppress(SoftTimeLimitExceeded):
+            time.sleep(0.05)
