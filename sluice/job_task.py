@@ -54,6 +54,7 @@ class JobContext:
     store: JobStore
     settings: Settings
     retries: int
+    retry_limit: int
     trace: list[TraceStep] = field(default_factory=list)
 
     @contextmanager
@@ -88,10 +89,14 @@ class JobTask(Task):  # type: ignore[misc]
     acks_late = True
     reject_on_worker_lost = True
     ignore_result = True
-    # The bound is SLUICE_MAX_RETRIES, enforced in _retry_or_give_up; Celery's own default
-    # (3) would otherwise raise MaxRetriesExceededError before ours is reached.
+    # The bound is the setting named here, enforced in _retry_or_give_up; Celery's own
+    # default (3) would otherwise raise MaxRetriesExceededError before ours is reached.
     max_retries = None
+    retry_limit_setting = "max_retries"
     handler: JobHandler
+
+    def retry_limit(self, settings: Settings) -> int:
+        return int(getattr(settings, self.retry_limit_setting))
 
     def run_job(self, job_id: str) -> None:
         settings = get_settings()
@@ -113,7 +118,8 @@ class JobTask(Task):  # type: ignore[misc]
             return
         job = decision.job
         bound = bound.bind(delivery=job.deliveries, retries=self.request.retries)
-        context = JobContext(job=job, store=store, settings=settings, retries=self.request.retries)
+        context = JobContext(job=job, store=store, settings=settings, retries=self.request.retries,
+                             retry_limit=self.retry_limit(settings))
         # Every line logged while the job runs (ours, the handler's, libraries') says which
         # job, kind, queue and attempt (the delivery number: a redelivery is a new attempt).
         structlog.contextvars.bind_contextvars(
@@ -163,7 +169,7 @@ class JobTask(Task):  # type: ignore[misc]
     ) -> None:
         error = str(exc) or type(exc).__name__
         waiting = bool(getattr(exc, "wait", False))
-        if not waiting and self.request.retries - job.waits >= settings.max_retries:
+        if not waiting and self.request.retries - job.waits >= self.retry_limit(settings):
             store.transition(
                 job.id, JobStatus.DEAD, reason=DeadReason.EXHAUSTED,
                 error=f"gave up after {self.request.retries} retries: {error}",
@@ -217,7 +223,11 @@ def end_killed_job(
 
 
 def job_task(kind: str, **options: Any) -> Callable[[H], H]:
-    """Register ``handler`` as the code of job kind ``kind`` (the Celery task name)."""
+    """Register ``handler`` as the code of job kind ``kind`` (the Celery task name).
+
+    ``options`` are Celery task options, plus ``retry_limit_setting``: the setting that
+    bounds this kind's retries (default ``max_retries``).
+    """
 
     def register(handler: H) -> H:
         def run(self: JobTask, job_id: str) -> None:

@@ -95,7 +95,8 @@ class Settings(BaseSettings):
         5, ge=0, description="Celery retries for transient faults before dead/exhausted."
     )
     retry_backoff_seconds: float = Field(
-        2.0, gt=0, description="First retry delay; doubles each retry, with full jitter."
+        2.0, gt=0, description="First retry delay; doubles each retry, jittered between half "
+        "and all of it."
     )
     retry_backoff_max_seconds: float = Field(300.0, gt=0, description="Cap on one retry delay.")
     task_time_limit: float = Field(
@@ -310,6 +311,11 @@ class Settings(BaseSettings):
         "records",
         description="Comma-separated sinks for accepted records: records (a collection in "
         "the store), jsonl (SLUICE_SINK_JSONL_PATH), webhook (SLUICE_SINK_WEBHOOK_URL).",
+    )
+    sink_max_retries: int = Field(
+        20, ge=0, description="Retries of a record delivery to a sink that is down (with the "
+        "backoff capped at SLUICE_RETRY_BACKOFF_MAX_SECONDS, 20 is about 1.5 hours) before "
+        "the delivery job is dead/exhausted.",
     )
     sink_jsonl_path: Path | None = Field(
         None, description="JSONL file the jsonl sink appends to. Unset: DATA_DIR/records.jsonl."

@@ -83,7 +83,7 @@ def test_a_webhook_that_is_down_then_up_gets_the_record_exactly_once(
     jsonl = sluice_env.tmp / "records.jsonl"
     with extraction_env(sluice_env, llm, sinks="records,jsonl,webhook",
                         sink_webhook_url=receiver.url, sink_jsonl_path=str(jsonl),
-                        max_retries=20) as env:
+                        max_retries=1, sink_max_retries=20) as env:
         env.worker(queues="gpu,io", concurrency=2)
         llm.enqueue(valid_reply())
         job = settled(env, submit_extract(env).id)
@@ -117,8 +117,9 @@ def test_a_webhook_that_is_down_then_up_gets_the_record_exactly_once(
 def test_a_sink_down_past_the_retry_limit_leaves_the_record_in_the_dlq(
     sluice_env: SluiceEnv, llm: ScriptedLLM, receiver: Receiver
 ) -> None:
+    # The sink's own limit applies, not the kernel's.
     with extraction_env(sluice_env, llm, sinks="webhook", sink_webhook_url=receiver.url,
-                        max_retries=1) as env:
+                        max_retries=20, sink_max_retries=1) as env:
         env.worker(queues="gpu,io", concurrency=2)
         llm.enqueue(valid_reply())
         job = settled(env, submit_extract(env).id)

@@ -203,7 +203,7 @@ def _call(
                 schema_name=entry.name, schema_version=entry.version,
             ) from None
     assert unavailable is not None
-    if context.retries >= context.settings.max_retries:  # the kernel gives up on this one
+    if context.retries - context.job.waits >= context.retry_limit:  # the kernel gives up
         context.store.update_fields(
             context.job.id, schema_name=entry.name, schema_version=entry.version,
             error_signature="$:llm_unavailable",

@@ -23,8 +23,6 @@ from workers.sinks.webhook import post_record
 log = structlog.get_logger(__name__)
 
 
-
-
 def deliver_to(sink: str, context: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     settings = context.settings
     args = (payload["job_id"], payload.get("schema_name"), payload.get("schema_version"),
@@ -40,7 +38,9 @@ def deliver_to(sink: str, context: JobContext, payload: dict[str, Any]) -> dict[
     raise SinkRefused(f"unknown sink {sink!r}")
 
 
-@job_task(DELIVER_KIND)
+# A sink that is down (a webhook receiver being deployed) is worth waiting for far longer
+# than a model call: its records are already paid for.
+@job_task(DELIVER_KIND, retry_limit_setting="sink_max_retries")
 def deliver(context: JobContext) -> dict[str, Any]:
     payload = context.job.input
     sink, source_id = str(payload["sink"]), str(payload["job_id"])
@@ -48,7 +48,7 @@ def deliver(context: JobContext) -> dict[str, Any]:
     try:
         outcome = deliver_to(sink, context, payload)
     except SinkUnavailable as exc:
-        giving_up = context.retries >= context.settings.max_retries
+        giving_up = context.retries >= context.retry_limit
         status = "failed" if giving_up else "retrying"
         _note(context.store, context.job.id, source_id, sink, status=status,
               attempts=attempt, last_error=str(exc))
