@@ -148,10 +148,15 @@ class VectorIndex:
                 if collection == self.collection:
                     physical = f"{collection}{INITIAL_SUFFIX}"
                     self._create(physical)
-                    self.client.update_collection_aliases(change_aliases_operations=[
-                        qm.CreateAliasOperation(create_alias=qm.CreateAlias(
-                            collection_name=physical, alias_name=collection)),
-                    ])
+                    try:
+                        self.client.update_collection_aliases(change_aliases_operations=[
+                            qm.CreateAliasOperation(create_alias=qm.CreateAlias(
+                                collection_name=physical, alias_name=collection)),
+                        ])
+                    except Exception:
+                        # Another worker process of a Qdrant server created it first.
+                        if not self.client.collection_exists(collection):
+                            raise
                 else:
                     self._create(collection)
             self._known.add(collection)
