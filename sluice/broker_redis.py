@@ -31,11 +31,19 @@ _clients: dict[tuple[int, str], redis.Redis] = {}
 _lock = threading.Lock()
 
 
+def embedded_broker_url(settings: Settings) -> str:
+    return f"redis+socket://{(settings.data_dir / 'redis.sock').resolve()}"
+
+
+def broker_url(settings: Settings) -> str:
+    return settings.broker_url or embedded_broker_url(settings)
+
+
 class UnsupportedBrokerUrl(ValueError):
     """The broker URL is not a Redis URL this module can open."""
 
 
-def _unix_socket(url: str) -> tuple[str, int] | None:
+def unix_socket(url: str) -> tuple[str, int] | None:
     """(socket path, db) for kombu's ``redis+socket://`` URLs; None for ``redis://``."""
     parts = urlsplit(url)
     if parts.scheme in ("redis+socket", "socket", "unix"):
@@ -47,7 +55,7 @@ def _unix_socket(url: str) -> tuple[str, int] | None:
 
 def redis_from_broker_url(url: str) -> redis.Redis:
     """A new client for ``redis://``, ``rediss://`` or kombu's ``redis+socket://`` URLs."""
-    socket = _unix_socket(url)
+    socket = unix_socket(url)
     if socket is not None:
         return redis.Redis(
             unix_socket_path=socket[0], db=socket[1], socket_timeout=SOCKET_TIMEOUT_SECONDS,
@@ -62,10 +70,8 @@ def redis_from_broker_url(url: str) -> redis.Redis:
 def async_redis(settings: Settings) -> redis.asyncio.Redis:
     """A new asyncio client, for API handlers that relay token streams: an async handler
     must not block the event loop on the shared synchronous client. Close it when done."""
-    from sluice.celery_app import broker_url
-
     url = broker_url(settings)
-    socket = _unix_socket(url)
+    socket = unix_socket(url)
     if socket is not None:
         return redis.asyncio.Redis(unix_socket_path=socket[0], db=socket[1])
     return redis.asyncio.Redis.from_url(url)
@@ -73,8 +79,6 @@ def async_redis(settings: Settings) -> redis.asyncio.Redis:
 
 def broker_redis(settings: Settings) -> redis.Redis:
     """The process-wide client for the configured broker."""
-    from sluice.celery_app import broker_url
-
     url = broker_url(settings)
     key = (os.getpid(), url)
     client = _clients.get(key)

@@ -12,6 +12,7 @@ from celery import Celery, bootsteps
 from kombu import Exchange  # type: ignore[attr-defined]
 from kombu import Queue as KombuQueue  # type: ignore[attr-defined]
 
+from sluice.broker_redis import broker_url
 from sluice.metrics import WorkerMetricsExporter
 from sluice.routing import TASK_MODULES, Queue, all_routes
 from sluice.settings import Settings, get_settings
@@ -24,14 +25,6 @@ MAX_RECOVERY_INTERVAL_SECONDS = 10.0
 
 class UnsafeWorkerConfiguration(Exception):
     """The worker would lose or duplicate work with these options; it refuses to start."""
-
-
-def embedded_broker_url(settings: Settings) -> str:
-    return f"redis+socket://{(settings.data_dir / 'redis.sock').resolve()}"
-
-
-def broker_url(settings: Settings) -> str:
-    return settings.broker_url or embedded_broker_url(settings)
 
 
 def _kombu_queue(name: str) -> Any:

@@ -356,6 +356,11 @@ class Settings(BaseSettings):
     token_stream_ttl_seconds: int = Field(
         3600, ge=60, description="How long a job's token stream stays readable for resumes."
     )
+    job_events_ttl_seconds: int = Field(
+        3600, ge=60,
+        description="How long a job's stream of versions (GET /v1/jobs/{id}/events) is kept "
+        "after its last change.",
+    )
     warehouse_change_stream: bool = Field(
         False, description="Document writes leave embed jobs to `sluice cdc` (MongoDB change "
         "stream) instead of enqueueing them directly."

@@ -1,9 +1,11 @@
 """Watching a job from the API: wait for its end, or stream its state changes as SSE.
 
-``GET /v1/jobs/{id}/events`` sends the job each time its stored version changes (event id =
-version), until it is terminal. A client that reconnects with ``Last-Event-ID: <version>``
-gets only newer versions. Versions that come and go between two looks are folded into the
-next one: every event is the whole job, so no state a client acts on is lost.
+``GET /v1/jobs/{id}/events`` sends the whole job at each version the store writes (event id =
+version), relayed from the job's Redis stream (:mod:`sluice.job_events`), until it is final.
+A client that reconnects with ``Last-Event-ID: <version>`` gets every later version the
+stream holds, from any API process. If a publish was lost or Redis fails, the store is read
+instead and versions written between two looks arrive folded into the later one: every
+event is the whole job, so no state a client acts on is lost.
 """
 
 from __future__ import annotations
@@ -14,17 +16,26 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import redis
+import redis.asyncio
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from producers.api.auth import ApiKey
-from producers.api.dependencies import StoreDep
+from producers.api.dependencies import SettingsDep, StoreDep
 from schemas.job import Job
+from sluice.broker_redis import UnsupportedBrokerUrl, async_redis
+from sluice.job_events import read_versions
+from sluice.settings import Settings
 from sluice.stores import JobNotFound, JobStore
+from sluice.token_stream import START
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 POLL_INTERVAL_SECONDS = 0.2
+STREAM_WAIT_MS = 1000
+# A stream silent this long: look at the store (a publish lost to a broker hiccup).
+STORE_LOOK_SECONDS = 2.0
 KEEP_ALIVE_SECONDS = 15.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -61,23 +72,72 @@ def _version(last_event_id: str | None) -> int:
         ) from exc
 
 
-async def job_snapshots(
-    request: Request, store: JobStore, job_id: str, after_version: int
+def _settled(job: Job) -> bool:
+    return job.terminal or job.status.value == "dead"
+
+
+def _event(job: Job) -> str:
+    return f"id: {job.version}\nevent: job\ndata: {job.model_dump_json()}\n\n"
+
+
+async def job_versions(
+    request: Request, store: JobStore, client: redis.asyncio.Redis | None, job_id: str,
+    after_version: int,
 ) -> AsyncIterator[str]:
-    last_sent = time.monotonic()
+    """Every version after ``after_version``: first those the job's stream still holds and
+    the store's current one, then each as it is published; the store is read again
+    whenever the stream stays silent, and on every look once Redis fails (``client`` None)."""
+    stream_position = START
+    first = True
+    last_sent = last_store_look = time.monotonic()
     while not await request.is_disconnected():
-        job = await run_in_threadpool(store.get, job_id)
-        if job.version > after_version:
+        candidates: list[Job] = []
+        if client is not None:
+            try:
+                found = await read_versions(
+                    client, job_id, stream_position, None if first else STREAM_WAIT_MS)
+            except redis.RedisError:
+                client = None  # degraded: the store alone, as often as before
+                found = []
+            for version in found:
+                stream_position = version.stream_id
+                candidates.append(version.job)
+        now = time.monotonic()
+        if first or client is None or (
+            not candidates and now - last_store_look >= STORE_LOOK_SECONDS
+        ):
+            candidates.append(await run_in_threadpool(store.get, job_id))
+            last_store_look = now
+        first = False
+        for job in candidates:
+            if job.version <= after_version:
+                continue
             after_version = job.version
             last_sent = time.monotonic()
-            yield f"id: {job.version}\nevent: job\ndata: {job.model_dump_json()}\n\n"
-        if job.terminal or job.status.value == "dead":
-            yield f"event: end\ndata: {json.dumps({'status': job.status.value})}\n\n"
-            return
+            yield _event(job)
+            if _settled(job):
+                yield f"event: end\ndata: {json.dumps({'status': job.status.value})}\n\n"
+                return
         if time.monotonic() - last_sent > KEEP_ALIVE_SECONDS:
             last_sent = time.monotonic()
             yield ": keep-alive\n\n"
-        await asyncio.sleep(POLL_INTERVAL_SECONDS)
+        if client is None:
+            await asyncio.sleep(POLL_INTERVAL_SECONDS)
+
+
+async def _relay(
+    request: Request, store: JobStore, settings: Settings, job_id: str, after_version: int
+) -> AsyncIterator[str]:
+    try:
+        client: redis.asyncio.Redis | None = async_redis(settings)
+    except UnsupportedBrokerUrl:
+        client = None
+    try:
+        async for chunk in job_versions(request, store, client, job_id, after_version):
+            yield chunk
+    finally:
+        if client is not None:
+            await client.aclose()
 
 
 @router.get("/{job_id}/events")
@@ -86,11 +146,12 @@ async def job_events(
     request: Request,
     _key: ApiKey,
     store: StoreDep,
+    settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Server-sent events: the job at each new version, then ``end`` once it is final."""
     await load(store, job_id)
     return StreamingResponse(
-        job_snapshots(request, store, job_id, _version(last_event_id)),
+        _relay(request, store, settings, job_id, _version(last_event_id)),
         media_type="text/event-stream", headers=SSE_HEADERS,
     )

@@ -27,7 +27,7 @@ def _settings() -> Any:
     try:
         broker_redis(settings).ping()
     except redis.RedisError as exc:
-        from sluice.celery_app import broker_url
+        from sluice.broker_redis import broker_url
 
         typer.echo(f"error: the broker's Redis ({mask_url(broker_url(settings))}) does not "
                    f"answer: {exc}", err=True)

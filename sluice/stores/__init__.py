@@ -16,13 +16,23 @@ from sluice.stores.base import (
 
 
 def open_store(settings: Settings) -> JobStore:
+    """The configured store, publishing each job version it writes to the broker's Redis
+    (:mod:`sluice.job_events`)."""
+    store: JobStore
     if settings.mongodb_url is not None:
         from sluice.stores.mongo import MongoJobStore
 
-        return MongoJobStore(settings.mongodb_url.get_secret_value(), settings.mongodb_database)
-    from sluice.stores.sqlite import SQLiteJobStore
+        store = MongoJobStore(settings.mongodb_url.get_secret_value(), settings.mongodb_database)
+    else:
+        from sluice.stores.sqlite import SQLiteJobStore
 
-    return SQLiteJobStore(settings.sqlite_path)
+        store = SQLiteJobStore(settings.sqlite_path)
+    from sluice.job_events import publisher_for
+
+    publisher = publisher_for(settings)
+    if publisher is not None:
+        store.observe(publisher)
+    return store
 
 
 @functools.cache

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+
 from schemas.job import (
     DeadReason,
     IllegalTransition,
@@ -28,6 +30,8 @@ from schemas.job import (
 from sluice.delivery import DeliveryDecision, decide_delivery
 
 MAX_CAS_ATTEMPTS = 50
+
+log = structlog.get_logger(__name__)
 
 
 class JobNotFound(KeyError):
@@ -91,9 +95,23 @@ def format_time(moment: datetime) -> str:
 
 
 Mutation = Callable[[Job], Job | None]
+Observer = Callable[[Job], None]
 
 
 class JobStore(ABC):
+    _observers: tuple[Observer, ...] = ()
+
+    def observe(self, observer: Observer) -> None:
+        """Call ``observer`` with each version this store writes (after the write)."""
+        self._observers = (*self._observers, observer)
+
+    def _written(self, job: Job) -> None:
+        for observer in self._observers:
+            try:
+                observer(job)
+            except Exception as exc:  # an observer never undoes or fails a write
+                log.warning("job store observer failed", job_id=job.id, error=str(exc))
+
     # ---- backend primitives -------------------------------------------------------------
 
     @abstractmethod
@@ -145,6 +163,7 @@ class JobStore(ABC):
     def create(self, job: Job) -> tuple[Job, bool]:
         """Store a new job; with a known idempotency key return the existing one instead."""
         if self._insert(job):
+            self._written(job)
             return job, True
         assert job.idempotency_key is not None
         existing = self.get_by_idempotency_key(job.idempotency_key)
@@ -168,6 +187,7 @@ class JobStore(ABC):
             proposed.version = current.version + 1
             proposed.updated_at = utcnow()
             if self._replace(proposed, current.version):
+                self._written(proposed)
                 return proposed
         raise ConcurrentUpdate(f"job {job_id} changed {MAX_CAS_ATTEMPTS} times while updating")
 

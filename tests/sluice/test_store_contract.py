@@ -237,3 +237,28 @@ def test_count_by_groups_matching_jobs_by_a_field(store: JobStore) -> None:
     store.create(new_job(error_signature="a"))  # queued: not matched
     counts = store.count_by(JobQuery(statuses=(JobStatus.DEAD,)), "error_signature")
     assert counts == {"a": 2, "b": 1, None: 1}
+
+
+def test_observers_see_each_written_version_and_nothing_refused(store: JobStore) -> None:
+    seen: list[tuple[int, JobStatus]] = []
+    store.observe(lambda job: seen.append((job.version, job.status)))
+    job, _ = store.create(new_job(idempotency_key="watched"))
+    store.create(new_job(idempotency_key="watched"))  # the existing job: nothing written
+    store.transition(job.id, JobStatus.RUNNING)
+    with pytest.raises(IllegalTransition):
+        store.transition(job.id, JobStatus.REQUEUED)
+    store.mutate(job.id, lambda current: None)  # no change: nothing written
+    store.transition(job.id, JobStatus.SUCCEEDED, result={"ok": True})
+    first = job.version
+    assert seen == [(first, JobStatus.QUEUED), (first + 1, JobStatus.RUNNING),
+                    (first + 2, JobStatus.SUCCEEDED)]
+
+
+def test_a_failing_observer_never_fails_the_write(store: JobStore) -> None:
+    def broken(job: Job) -> None:
+        raise RuntimeError("the broker is gone")
+
+    store.observe(broken)
+    job, created = store.create(new_job())
+    assert created
+    assert store.transition(job.id, JobStatus.RUNNING).status is JobStatus.RUNNING

@@ -1,0 +1,116 @@
+"""Every version of every job, published to a Redis stream per job as the store writes it.
+
+The store calls :class:`JobEventPublisher` after each successful insert and
+compare-and-set, so ``GET /v1/jobs/{id}/events`` relays each state change as it happens
+(queued, running, retrying, running, succeeded) instead of sampling the store and folding
+what changed between two looks. Entries carry the job's version, which is the server-sent
+event id: a client that reconnects with ``Last-Event-ID: <version>`` gets every later
+version the stream still holds.
+
+The store stays the truth. Publishing is best effort and never fails or slows a write for
+long: a broker that does not answer is left alone for a few seconds, and the reader falls
+back to the store whenever the stream is silent, so a lost entry only folds two versions
+into one event, as before.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio
+import structlog
+
+from schemas.job import Job
+from sluice.broker_redis import UnsupportedBrokerUrl, broker_url, unix_socket
+from sluice.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+STREAM_PREFIX = "sluice:job-events:"
+# Far more versions than a job lives through; a stream this long is trimmed from its start.
+MAX_ENTRIES = 256
+PUBLISH_TIMEOUT_SECONDS = 0.5
+QUIET_AFTER_FAILURE_SECONDS = 5.0
+
+
+def events_key(job_id: str) -> str:
+    return f"{STREAM_PREFIX}{job_id}"
+
+
+class JobEventPublisher:
+    """Called by the store with each new version; one per process and broker."""
+
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self._client = client
+        self._ttl = ttl_seconds
+        self._quiet_until = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, job: Job) -> None:
+        if time.monotonic() < self._quiet_until:
+            return
+        key = events_key(job.id)
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.xadd(key, {"version": job.version, "job": job.model_dump_json()},
+                      maxlen=MAX_ENTRIES, approximate=True)
+            pipe.expire(key, self._ttl)
+            pipe.execute()
+        except redis.RedisError as exc:
+            with self._lock:
+                self._quiet_until = time.monotonic() + QUIET_AFTER_FAILURE_SECONDS
+            log.warning("job event not published; readers fall back to the store",
+                        job_id=job.id, version=job.version, error=str(exc))
+
+
+_publishers: dict[str, JobEventPublisher] = {}
+_publishers_lock = threading.Lock()
+
+
+def publisher_for(settings: Settings) -> JobEventPublisher | None:
+    """The process's publisher for the configured broker; None when it is not Redis."""
+    url = broker_url(settings)
+    try:
+        socket = unix_socket(url)
+    except UnsupportedBrokerUrl:
+        return None
+    with _publishers_lock:
+        found = _publishers.get(url)
+        if found is None:
+            # Its own client: no retries and a short timeout, unlike the shared one.
+            if socket is not None:
+                client = redis.Redis(unix_socket_path=socket[0], db=socket[1],
+                                     socket_timeout=PUBLISH_TIMEOUT_SECONDS,
+                                     socket_connect_timeout=PUBLISH_TIMEOUT_SECONDS)
+            else:
+                client = redis.Redis.from_url(url, socket_timeout=PUBLISH_TIMEOUT_SECONDS,
+                                              socket_connect_timeout=PUBLISH_TIMEOUT_SECONDS)
+            found = _publishers[url] = JobEventPublisher(client, settings.job_events_ttl_seconds)
+        return found
+
+
+@dataclass(frozen=True)
+class JobVersion:
+    stream_id: str
+    job: Job
+
+
+async def read_versions(
+    client: redis.asyncio.Redis, job_id: str, after_stream_id: str, block_ms: int | None
+) -> list[JobVersion]:
+    """Versions published after ``after_stream_id``, waiting up to ``block_ms`` for the first
+    (None: no wait; never 0, which Redis takes as "wait forever")."""
+    reply: Any = await client.xread(
+        {events_key(job_id): after_stream_id}, count=MAX_ENTRIES, block=block_ms or None
+    )
+    versions = []
+    for _key, entries in reply or []:
+        for entry_id, fields in entries:
+            raw = fields.get(b"job") or fields.get("job")
+            stream_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            versions.append(JobVersion(stream_id, Job.model_validate_json(raw)))
+    return versions

@@ -1,0 +1,66 @@
+"""GET /v1/jobs/{id}/events over real HTTP with a real worker: every version the store
+writes arrives, in order, and a reconnect resumes after the version it names."""
+
+from __future__ import annotations
+
+import httpx
+
+from producers.api.app import create_app
+from schemas.job import Job
+from sluice.broker_redis import broker_redis
+from sluice.enqueue import submit
+from sluice.job_events import events_key
+from tests.conftest import SluiceEnv
+from tests.support.live_api import LiveAPI
+from tests.support.sse import Event, events
+
+
+def watch(url: str, env: SluiceEnv, job_id: str, last_event_id: str | None = None) -> list[Event]:
+    headers = env.auth() | ({"Last-Event-ID": last_event_id} if last_event_id else {})
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client, client.stream(
+        "GET", f"/v1/jobs/{job_id}/events"
+    ) as response:
+        assert response.status_code == 200
+        return list(events(response))
+
+
+def submit_flaky(env: SluiceEnv) -> Job:
+    job, _ = submit("test.flaky", {"failures": 2}, store=env.store, celery=env.celery,
+                    settings=env.settings)
+    return job
+
+
+def test_every_version_of_a_retried_job_arrives_in_order(sluice_env: SluiceEnv) -> None:
+    with LiveAPI(create_app(sluice_env.settings)) as api:
+        job = submit_flaky(sluice_env)
+        sluice_env.worker()
+        received = watch(api.url, sluice_env, job.id)
+        final = sluice_env.store.get(job.id)
+
+        versions = [int(e.id) for e in received if e.event == "job" and e.id]
+        statuses = [e.data["status"] for e in received if e.event == "job"]
+        # Nothing folded: each version from the first seen to the last, once.
+        assert versions == list(range(versions[0], final.version + 1))
+        # Two faults, each seen between two runs, none lost to a slow look.
+        assert statuses.count("retrying") == 2
+        assert statuses.count("running") == 3
+        assert statuses[-1] == "succeeded" and received[-1].event == "end"
+
+        # A reconnect after the first event replays the rest from the stream.
+        resumed = watch(api.url, sluice_env, job.id, last_event_id=str(versions[0]))
+        assert [int(e.id) for e in resumed if e.id] == versions[1:]
+
+
+def test_without_the_stream_the_store_still_brings_the_final_state(
+    sluice_env: SluiceEnv,
+) -> None:
+    with LiveAPI(create_app(sluice_env.settings)) as api:
+        job = submit_flaky(sluice_env)
+        sluice_env.worker()
+        first = watch(api.url, sluice_env, job.id)
+        assert first[-1].event == "end"
+        # The stream is gone (expired, or its broker lost it): the store answers alone.
+        assert broker_redis(sluice_env.settings).delete(events_key(job.id)) == 1
+        again = watch(api.url, sluice_env, job.id)
+        assert [e.data["status"] for e in again if e.event == "job"] == ["succeeded"]
+        assert again[-1].event == "end"
