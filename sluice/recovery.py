@@ -4,6 +4,12 @@ Two cases are found from the job records and re-sent, each under a fresh message
 that any copy of the old message, if it ever arrives, is stale and dropped on delivery:
 
 - stranded: stored while the broker was down, its message never confirmed sent;
+- undelivered: queued and sent, untouched for longer than the visibility timeout (plus
+  ``stranded_after``), and sent before the oldest message waiting in its queue, so its
+  message is not waiting there: a worker took it off the queue and died before kombu
+  recorded it as unacknowledged (the Redis transport pops, then records), or the broker
+  lost it. A message that was in fact still held somewhere is stale once re-sent, and
+  dropped on arrival, so a wrong guess costs one message, never a second run;
 - abandoned: running or retrying, untouched for longer than the visibility timeout (plus
   ``stranded_after``), so no broker message can still speak for it: the broker lost the
   message (a Redis restart without persistence), or a hard time limit struck where
@@ -16,15 +22,18 @@ compare-and-set makes concurrent runs harmless.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
+import redis
 import structlog
 from celery import Celery
 
 from schemas.job import Job, JobStatus
 from sluice.enqueue import send
+from sluice.routing import route_for
 from sluice.settings import Settings, get_settings
 from sluice.stores import JobStore, get_store
 
@@ -50,7 +59,7 @@ def _take_over(
 def recover(
     store: JobStore | None = None, celery: Celery | None = None, settings: Settings | None = None
 ) -> int:
-    """Re-send every stranded or abandoned job; returns how many were sent."""
+    """Re-send every stranded, undelivered or abandoned job; returns how many were sent."""
     from sluice.celery_app import app
 
     store = store or get_store()
@@ -67,6 +76,8 @@ def recover(
         if job is not None:
             resent += _resend(job, store, celery, settings, "stranded")
 
+    resent += _resend_undelivered(store, celery, settings, quiet_for)
+
     for found in store.abandoned(quiet_for):
 
         def untouched(job: Job, seen: Job = found) -> bool:
@@ -75,6 +86,41 @@ def recover(
         job = _take_over(store, found.id, untouched)
         if job is not None:
             resent += _resend(job, store, celery, settings, "abandoned")
+    return resent
+
+
+def _resend_undelivered(
+    store: JobStore, celery: Celery, settings: Settings, quiet_for: timedelta
+) -> int:
+    candidates = [job for job in store.undelivered(quiet_for) if job.sent_at is not None]
+    if not candidates:
+        return 0
+    from sluice.broker_redis import broker_redis
+    from sluice.metrics import oldest_message_age
+
+    client = broker_redis(settings)
+    waiting_since: dict[str, float] = {}  # queue -> publish time of its oldest message
+    resent = 0
+    for found in candidates:
+        queue = route_for(found.kind, settings.plugins).queue
+        if queue not in waiting_since:
+            try:
+                now = time.time()
+                waiting_since[queue] = now - oldest_message_age(client, queue, now)
+            except redis.RedisError as exc:
+                log.warning("cannot look at the queue; undelivered jobs wait", queue=queue,
+                            error=str(exc))
+                return resent
+        assert found.sent_at is not None
+        if found.sent_at.timestamp() >= waiting_since[queue]:
+            continue  # its message may still be waiting its turn
+
+        def untouched(job: Job, seen: Job = found) -> bool:
+            return job.status is JobStatus.QUEUED and job.version == seen.version
+
+        job = _take_over(store, found.id, untouched)
+        if job is not None:
+            resent += _resend(job, store, celery, settings, "undelivered")
     return resent
 
 

@@ -276,6 +276,11 @@ class JobStore(ABC):
         )
         return self._find(query, 500, None, True)
 
+    def undelivered(self, quiet_for: timedelta) -> list[Job]:
+        """Queued jobs, sent or not, that nothing has touched for ``quiet_for``."""
+        query = JobQuery(statuses=(JobStatus.QUEUED,), updated_before=utcnow() - quiet_for)
+        return self._find(query, 500, None, True)
+
     def abandoned(self, quiet_for: timedelta) -> list[Job]:
         """Running or retrying jobs that nothing has touched for ``quiet_for``."""
         query = JobQuery(

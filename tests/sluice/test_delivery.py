@@ -142,6 +142,31 @@ def test_a_running_job_whose_message_is_gone_is_sent_again(sluice_env: SluiceEnv
     assert sluice_env.store.get(fresh.id).status is JobStatus.RUNNING
 
 
+def test_a_queued_job_whose_message_vanished_is_sent_again(sluice_env: SluiceEnv) -> None:
+    """Kombu's Redis transport pops a message, then records it as unacknowledged: a worker
+    killed in between takes the message with it, and the job stays queued, sent, never run."""
+    settings = sluice_env.settings
+    quiet = timedelta(seconds=settings.visibility_timeout + settings.stranded_after_seconds + 60)
+    long_ago = utcnow() - quiet
+    lost, _ = sluice_env.store.create(Job(
+        kind="echo", input={"lost": True}, task_id="a-message-a-dead-worker-took",
+        sent_at=long_ago, updated_at=long_ago,
+    ))
+    waiting = submit_job(sluice_env, "echo", {"waiting": True})
+    # Sent after the oldest message still in the queue: its own may be waiting behind it.
+    behind, _ = sluice_env.store.create(Job(
+        kind="echo", task_id="somewhere-in-the-queue", sent_at=utcnow(), updated_at=long_ago,
+    ))
+
+    assert recover(sluice_env.store, sluice_env.celery, settings) == 1
+    assert sluice_env.store.get(behind.id).task_id == "somewhere-in-the-queue"
+
+    sluice_env.worker()
+    done = wait_status(sluice_env, lost.id, JobStatus.SUCCEEDED)
+    assert (done.result, done.deliveries) == ({"lost": True}, 1)
+    assert wait_status(sluice_env, waiting.id, JobStatus.SUCCEEDED).result == {"waiting": True}
+
+
 def test_countdown_beyond_the_visibility_timeout_is_refused(sluice_env: SluiceEnv) -> None:
     with pytest.raises(CountdownTooLong, match="VISIBILITY_TIMEOUT"):
         submit(
