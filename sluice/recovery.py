@@ -33,7 +33,7 @@ from celery import Celery
 
 from schemas.job import Job, JobStatus
 from sluice.enqueue import send
-from sluice.routing import route_for
+from sluice.routing import UnknownKind, route_for
 from sluice.settings import Settings, get_settings
 from sluice.stores import JobStore, get_store
 
@@ -102,7 +102,10 @@ def _resend_undelivered(
     waiting_since: dict[str, float] = {}  # queue -> publish time of its oldest message
     resent = 0
     for found in candidates:
-        queue = route_for(found.kind, settings.plugins).queue
+        try:
+            queue = route_for(found.kind, settings.plugins).queue
+        except UnknownKind:
+            continue  # its plugin was removed: sending it again could not work either
         if queue not in waiting_since:
             try:
                 now = time.time()
