@@ -79,13 +79,7 @@ def recover(
     resent += _resend_undelivered(store, celery, settings, quiet_for)
 
     for found in store.abandoned(quiet_for):
-
-        def untouched(job: Job, seen: Job = found) -> bool:
-            return job.status is seen.status and job.version == seen.version
-
-        job = _take_over(store, found.id, untouched)
-        if job is not None:
-            resent += _resend(job, store, celery, settings, "abandoned")
+        resent += _resend_if_untouched(found, store, celery, settings, "abandoned")
     return resent
 
 
@@ -117,14 +111,20 @@ def _resend_undelivered(
         assert found.sent_at is not None
         if found.sent_at.timestamp() >= waiting_since[queue]:
             continue  # its message may still be waiting its turn
-
-        def untouched(job: Job, seen: Job = found) -> bool:
-            return job.status is JobStatus.QUEUED and job.version == seen.version
-
-        job = _take_over(store, found.id, untouched)
-        if job is not None:
-            resent += _resend(job, store, celery, settings, "undelivered")
+        resent += _resend_if_untouched(found, store, celery, settings, "undelivered")
     return resent
+
+
+def _resend_if_untouched(
+    found: Job, store: JobStore, celery: Celery, settings: Settings, why: str
+) -> int:
+    """Re-send ``found`` unless it changed since it was found (someone else acted)."""
+
+    def untouched(job: Job) -> bool:
+        return job.status is found.status and job.version == found.version
+
+    job = _take_over(store, found.id, untouched)
+    return 0 if job is None else _resend(job, store, celery, settings, why)
 
 
 def _resend(job: Job, store: JobStore, celery: Celery, settings: Settings, why: str) -> int:
