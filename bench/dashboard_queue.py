@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from dlq_dashboard import queue
+from libs.dead_letter.actions import error_signature
 from schemas.job import DeadReason, Job, JobStatus, utcnow
-from sluice.dead_letter import error_signature
 from sluice.settings import load_settings
 from sluice.stores import open_store
 from sluice.stores.base import JobStore

@@ -19,13 +19,13 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+from cli.embedded_redis import start_redis
+from libs.documents.warehouse import open_documents
+from libs.text.email_parsing import parse_email
 from producers.email.intake import EmailIntake
-from producers.email.parsing import parse_email
 from sluice.celery_app import create_celery_app
-from sluice.embedded_redis import start_redis
 from sluice.settings import load_settings
 from sluice.stores import open_store
-from sluice.warehouse import open_documents
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "email"
 

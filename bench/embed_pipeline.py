@@ -26,14 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cli.embedded_redis import start_redis
+from libs.documents.warehouse import ContentType, DocumentStore, open_documents, put_document
 from schemas.job import Job, JobStatus
 from sluice.celery_app import create_celery_app
-from sluice.embedded_redis import start_redis
 from sluice.enqueue import submit
 from sluice.logs import configure_logging
 from sluice.settings import Settings, load_settings
 from sluice.stores import JobStore, open_store
-from sluice.warehouse import ContentType, DocumentStore, open_documents, put_document
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.02
@@ -158,7 +158,7 @@ def main() -> None:
         store = open_store(settings)
         documents = open_documents(settings)
         worker = subprocess.Popen(
-            [sys.executable, "-m", "sluice", "worker", "--queues", "cpu", "--pool", "threads",
+            [sys.executable, "-m", "cli", "worker", "--queues", "cpu", "--pool", "threads",
              "--concurrency", str(args.concurrency), "--name", "bench@localhost"],
             env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

@@ -24,16 +24,16 @@ from typing import Any
 
 from openai import OpenAI
 
+from cli.embedded_redis import start_redis
+from libs.sinks.records import records_for
 from schemas.job import JobStatus
 from sluice.celery_app import create_celery_app
-from sluice.embedded_redis import start_redis
 from sluice.enqueue import submit
 from sluice.logs import configure_logging
 from sluice.settings import load_settings
 from sluice.stores import JobQuery, open_store
 from tests.support.extraction_cases import TICKET_TEXT, ticket
 from tests.support.scripted_llm import Reply, ScriptedLLM
-from workers.sinks.records import records_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.02
@@ -66,7 +66,7 @@ def direct_rate(url: str, jobs: int, concurrency: int) -> float:
 
 
 def start_worker(env: dict[str, str], queues: str, concurrency: int, log: Path) -> Any:
-    command = [sys.executable, "-m", "sluice", "worker", "--queues", queues, "--pool",
+    command = [sys.executable, "-m", "cli", "worker", "--queues", queues, "--pool",
                "threads", "--concurrency", str(concurrency), "--name", f"bench-{queues}@%h"]
     with log.open("wb") as out:
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,

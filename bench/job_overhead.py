@@ -20,9 +20,9 @@ from pathlib import Path
 import redis
 
 from bench.overhead_tasks import COUNTER_KEY
+from cli.embedded_redis import start_redis
 from schemas.job import JobStatus
 from sluice.celery_app import create_celery_app
-from sluice.embedded_redis import start_redis
 from sluice.enqueue import submit
 from sluice.logs import configure_logging
 from sluice.settings import load_settings
@@ -60,7 +60,7 @@ def main() -> None:
         store = open_store(settings)
         counter = redis.Redis(unix_socket_path=str(server.socket_path))
         worker = subprocess.Popen(
-            [sys.executable, "-m", "sluice", "worker", "--queues", "cpu", "--pool", "threads",
+            [sys.executable, "-m", "cli", "worker", "--queues", "cpu", "--pool", "threads",
              "--concurrency", str(args.concurrency)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,

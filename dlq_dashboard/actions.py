@@ -1,8 +1,8 @@
 """The actions: claim, renew, release, take over, resolve, re-run, discard, skip, bulk.
 
 Each route declares its role and the CSRF check as dependencies, so neither can be
-forgotten. Claims go through :mod:`sluice.claims`; resolve, re-run and discard through
-:mod:`sluice.dead_letter` (the same code the API and CLI use), always with the version
+forgotten. Claims go through :mod:`libs.dead_letter.claims`; resolve, re-run and discard through
+:mod:`libs.dead_letter.actions` (the same code the API and CLI use), always with the version
 the reviewer's page was rendered from, so a stale page is refused instead of merged.
 Every action appends to the audit log.
 """
@@ -30,8 +30,9 @@ from dlq_dashboard.views import (
     render,
     schema_for,
 )
+from libs.dead_letter import actions as dead_letter
+from libs.dead_letter import claims
 from schemas.job import DEAD_LETTERED, IllegalTransition, Job, JobStatus
-from sluice import claims, dead_letter
 from sluice.stores import ConcurrentUpdate, JobNotFound
 
 router = APIRouter()

@@ -30,9 +30,9 @@ from dlq_dashboard.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, t
 from dlq_dashboard.source import source_view
 from dlq_dashboard.training import training_lines
 from dlq_dashboard.users import Role, User
+from libs.dead_letter.claims import lease_live
 from schemas.job import DeadReason, Job, JobStatus, utcnow
 from schemas.registry import SchemaEntry, UnknownSchema, get_schema, schema_names
-from sluice.claims import lease_live
 from sluice.stores import InvalidCursor, JobNotFound
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

@@ -319,7 +319,7 @@ class FleetCollector(Collector):
         yield from self._gather_redis()
 
     def _gather_redis(self) -> Iterator[GaugeMetricFamily]:
-        from sluice import llm_budget
+        from libs.llm import budget as llm_budget
         from sluice.broker_redis import broker_redis
 
         depth = GaugeMetricFamily(

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from sluice.budget_rules import BudgetRule, parse_rules
+from schemas.budget_rules import BudgetRule, parse_rules
 
 ENV_PREFIX = "SLUICE_"
 

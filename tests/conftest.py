@@ -15,8 +15,8 @@ import redis
 from celery import Celery
 from fastapi.testclient import TestClient
 
+from cli.embedded_redis import EmbeddedRedis, start_redis
 from sluice.celery_app import create_celery_app
-from sluice.embedded_redis import EmbeddedRedis, start_redis
 from sluice.settings import Settings, load_settings
 from sluice.stores import JobStore, open_store
 from tests.support.processes import WorkerProcess, start_worker

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 
+from libs.llm import budget as llm_budget
 from producers.api.auth import ApiKey
 from producers.api.dependencies import SettingsDep
-from sluice import llm_budget
 from sluice.settings import api_key_id
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])

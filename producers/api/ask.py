@@ -27,6 +27,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
+from libs.llm.token_stream import START, InvalidEventId, StreamEvent, checked_event_id, read_after
 from producers.api.auth import ApiKey
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.job_events import SSE_HEADERS, load, wait_until_terminal
@@ -36,7 +37,6 @@ from sluice.broker_redis import async_redis
 from sluice.enqueue import submit
 from sluice.settings import Settings, api_key_id
 from sluice.stores import IdempotencyConflict, JobStore
-from sluice.token_stream import START, InvalidEventId, StreamEvent, checked_event_id, read_after
 
 router = APIRouter(prefix="/v1/ask", tags=["ask"])
 READ_BLOCK_MS = 500

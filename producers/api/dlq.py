@@ -1,6 +1,6 @@
 """The dead-letter queue over HTTP: list, show, requeue, discard, resolve.
 
-The actions are :mod:`sluice.dead_letter`'s, the same code the CLI and the dashboard run.
+The actions are :mod:`libs.dead_letter.actions`'s, the same code the CLI and the dashboard run.
 A job is in the queue while it is ``dead`` or ``claimed``; ``GET /v1/dlq/{id}`` still shows
 it once acted on (it keeps its dead reason, attempts and audit trail).
 """
@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
+from libs.dead_letter import actions as dead_letter
 from producers.api.auth import ApiKey
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from schemas.job import DEAD_LETTERED, DeadReason, IllegalTransition, Job, JobPage
-from sluice import dead_letter
 from sluice.stores import ConcurrentUpdate, InvalidCursor, JobNotFound, JobQuery
 
 router = APIRouter(prefix="/v1/dlq", tags=["dead-letter queue"])

@@ -15,11 +15,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from producers.api.auth import ApiKey
-from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
-from producers.api.rate_limit import SubmissionAllowed
-from sluice.settings import Settings
-from sluice.warehouse import (
+from libs.documents.warehouse import (
     ContentType,
     Document,
     DocumentNotFound,
@@ -28,6 +24,10 @@ from sluice.warehouse import (
     open_documents,
     put_document,
 )
+from producers.api.auth import ApiKey
+from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
+from producers.api.rate_limit import SubmissionAllowed
+from sluice.settings import Settings
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from libs.llm.token_stream import START
 from producers.api.auth import ApiKey
 from producers.api.dependencies import SettingsDep, StoreDep
 from schemas.job import Job
@@ -29,7 +30,6 @@ from sluice.broker_redis import UnsupportedBrokerUrl, async_redis
 from sluice.job_events import read_versions
 from sluice.settings import Settings
 from sluice.stores import JobNotFound, JobStore
-from sluice.token_stream import START
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 POLL_INTERVAL_SECONDS = 0.2

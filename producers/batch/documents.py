@@ -34,7 +34,7 @@ def iter_documents(
 
 
 def count_documents(settings: Settings, *, source: str | None = None) -> int:
-    from sluice.warehouse import open_documents
+    from libs.documents.warehouse import open_documents
 
     documents = open_documents(settings)
     try:

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import structlog
 
+from libs.documents.warehouse import ContentType, get_documents, put_document
+from libs.text.html_text import html_to_text
 from producers.crawl.fetch import (
     Fetched,
     Fetcher,
@@ -30,12 +32,10 @@ from producers.crawl.links import page_links
 from producers.crawl.rate_limit import DomainRateLimiter
 from producers.crawl.ssrf import guarded_client
 from producers.crawl.urls import host_of, in_scope
-from producers.html_text import html_to_text
 from producers.state_store import StateStore, shared_state_store
 from sluice.broker_redis import broker_redis
 from sluice.job_task import JobContext, Retryable, job_task
 from sluice.settings import Settings
-from sluice.warehouse import ContentType, get_documents, put_document
 
 log = structlog.get_logger(__name__)
 

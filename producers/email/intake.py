@@ -21,12 +21,12 @@ from typing import Any
 import structlog
 from celery import Celery
 
-from producers.email.parsing import ParsedEmail, UnparsableEmail, parse_email
+from libs.documents.warehouse import ContentType, DocumentStore, put_document
+from libs.text.email_parsing import ParsedEmail, UnparsableEmail, parse_email
 from schemas.job import DeadReason, Job, JobStatus, utcnow
 from sluice.enqueue import submit
 from sluice.settings import Settings
 from sluice.stores import IdempotencyConflict, JobStore
-from sluice.warehouse import ContentType, DocumentStore, put_document
 
 log = structlog.get_logger(__name__)
 

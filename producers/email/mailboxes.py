@@ -8,13 +8,13 @@ from pathlib import Path
 import structlog
 from celery import Celery
 
+from libs.documents.warehouse import DocumentStore
 from producers.email.files import iter_messages
 from producers.email.imap import PollReport, poll_mailbox
 from producers.email.intake import EmailIntake, IntakeOutcome
 from producers.state_store import StateStore
 from sluice.settings import Settings
 from sluice.stores import JobStore
-from sluice.warehouse import DocumentStore
 
 log = structlog.get_logger(__name__)
 
@@ -64,10 +64,10 @@ class EmailProducer:
 
 
 def open_email_producer(settings: Settings) -> EmailProducer:
+    from libs.documents.warehouse import open_documents
     from producers.state_store import open_state_store
     from sluice.celery_app import create_celery_app
     from sluice.stores import open_store
-    from sluice.warehouse import open_documents
 
     return EmailProducer(
         settings=settings,

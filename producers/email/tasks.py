@@ -20,12 +20,12 @@ LOCK_KEY = "sluice:email:poll"
 
 @shared_task(name=POLL_TASK, acks_late=True, ignore_result=True)  # type: ignore[untyped-decorator]
 def poll_all_mailboxes() -> dict[str, Any]:
+    from libs.documents.warehouse import get_documents
     from producers.email.mailboxes import EmailProducer
     from producers.state_store import shared_state_store
     from sluice.broker_redis import broker_redis
     from sluice.celery_app import app
     from sluice.stores import get_store
-    from sluice.warehouse import get_documents
 
     settings = get_settings()
     lock = broker_redis(settings).lock(LOCK_KEY, timeout=settings.task_time_limit)

@@ -22,8 +22,10 @@ from typing import Any
 
 import pytest
 
+from cli.embedded_redis import EmbeddedRedis, start_redis
+from libs.sinks.jsonl import jsonl_path
+from libs.sinks.records import open_records
 from schemas.job import TERMINAL, DeadReason, Job, JobStatus
-from sluice.embedded_redis import EmbeddedRedis, start_redis
 from sluice.enqueue import submit
 from sluice.stores import JobQuery
 from tests.conftest import SluiceEnv, make_env
@@ -31,8 +33,6 @@ from tests.support.extraction_cases import TICKET_TEXT, VALID_TICKET, ticket
 from tests.support.polling import TimedOut, wait_for
 from tests.support.processes import WorkerProcess
 from tests.support.scripted_llm import Reply, ScriptedLLM
-from workers.sinks.jsonl import jsonl_path
-from workers.sinks.records import open_records
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ from dlq_dashboard.app import create_app
 from dlq_dashboard.database import SCHEMA, dashboard_db_path
 from dlq_dashboard.services import Services
 from dlq_dashboard.users import Role, UserDirectory
+from libs.dead_letter.actions import error_signature
 from schemas.job import DeadReason, Job, JobStatus, utcnow
-from sluice.dead_letter import error_signature
 from sluice.settings import Settings
 from sluice.stores import JobStore
 from sluice.stores.sqlite_db import SQLiteConnections

@@ -21,11 +21,11 @@ import pytest
 import uvicorn
 from pydantic import BaseModel, EmailStr, Field
 
+from cli.embedded_redis import EmbeddedRedis
 from dlq_dashboard.app import create_app
+from libs.dead_letter import claims
 from schemas.job import JobStatus, utcnow
 from schemas.registry import register
-from sluice import claims
-from sluice.embedded_redis import EmbeddedRedis
 from tests.conftest import REPO_ROOT, SluiceEnv, make_env
 from tests.dlq_dashboard.conftest import PASSWORD, attempt, dead_job, with_users
 from tests.support.polling import wait_for

@@ -508,7 +508,7 @@ def test_training_export_has_source_attempts_record_and_diff_but_no_do_not_train
 def test_users_cli_adds_users_with_argon2_hashes(dashboard: Dashboard) -> None:
     from typer.testing import CliRunner
 
-    from sluice.cli.main import app
+    from cli.main import app
 
     runner = CliRunner()
     env = {k: v for k, v in dashboard.env.env.items() if k.startswith("SLUICE_")}
@@ -537,7 +537,7 @@ def test_dlq_export_cli_writes_the_same_lines_as_the_http_export(
 
     from typer.testing import CliRunner
 
-    from sluice.cli.main import app
+    from cli.main import app
     from sluice.settings import get_settings
 
     job = dead_job(dashboard.store)
@@ -557,7 +557,7 @@ def test_dlq_export_cli_writes_the_same_lines_as_the_http_export(
 
 
 def test_sluice_up_runs_the_dashboard(dashboard: Dashboard) -> None:
-    from sluice.cli.up import services
+    from cli.up import services
 
     assert list(services(dashboard.env.settings)["dashboard"])[-1] == "dashboard"
 

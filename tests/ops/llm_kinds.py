@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from libs.llm.chat import LLMUnavailable, chat, endpoints
 from sluice.job_task import JobContext, Retryable, job_task
-from workers.llm.chat import LLMUnavailable, chat, endpoints
 
 KINDS = {"test.llm_calls": "gpu"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from sluice import llm_budget
+from libs.llm import budget as llm_budget
 from tests.conftest import API_KEY, SluiceEnv, make_env
 
 ADMIN_KEY = "admin-key"

@@ -20,7 +20,7 @@ import typer
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from sluice.cli.main import app as cli_app
+from cli.main import app as cli_app
 from sluice.routing import Queue
 from sluice.settings import Settings
 from tests.conftest import REPO_ROOT, SluiceEnv, make_env

@@ -16,7 +16,7 @@ from tests.support.polling import wait_for
 def test_flower_refuses_to_start_without_a_password(sluice_env: SluiceEnv) -> None:
     env = {**sluice_env.env, "SLUICE_FLOWER_PASSWORD": ""}
     done = subprocess.run(
-        [sys.executable, "-m", "sluice", "flower"], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "cli", "flower"], env=env, capture_output=True, text=True,
         timeout=60,
     )
     assert done.returncode == 2
@@ -34,7 +34,7 @@ def test_flower_refuses_an_unauthenticated_request(sluice_env: SluiceEnv) -> Non
     }
     log = (sluice_env.tmp / "flower.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "sluice", "flower"], env=env, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "cli", "flower"], env=env, stdout=log, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -60,7 +60,7 @@ def test_flower_refuses_an_unauthenticated_request(sluice_env: SluiceEnv) -> Non
 
 
 def test_sluice_up_runs_flower_with_a_password_it_keeps(tmp_path: Path) -> None:
-    from sluice.cli.up import _flower_password, services
+    from cli.up import _flower_password, services
     from sluice.settings import load_settings
 
     settings = load_settings(data_dir=str(tmp_path))

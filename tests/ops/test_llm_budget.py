@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from sluice import llm_budget
-from sluice.llm_budget import BudgetExceeded, LLMPaused
+from libs.llm import budget as llm_budget
+from libs.llm.budget import BudgetExceeded, LLMPaused
 from sluice.settings import Settings
 from tests.conftest import SluiceEnv, make_env
 from tests.support.polling import wait_for

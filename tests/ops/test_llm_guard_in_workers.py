@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.embedded_redis import EmbeddedRedis
+from libs.llm import budget as llm_budget
 from schemas.job import JobStatus
-from sluice import llm_budget
-from sluice.embedded_redis import EmbeddedRedis
 from sluice.enqueue import submit
 from tests.conftest import make_env
 from tests.support.polling import wait_for

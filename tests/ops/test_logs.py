@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import structlog
 
+from cli.embedded_redis import EmbeddedRedis
 from schemas.job import JobStatus
-from sluice.embedded_redis import EmbeddedRedis
 from sluice.enqueue import submit
 from tests.conftest import make_env
 from tests.support.polling import wait_for

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli.embedded_redis import EmbeddedRedis
 from schemas.job import JobStatus
-from sluice.embedded_redis import EmbeddedRedis
 from sluice.enqueue import submit
 from sluice.stores import JobQuery
 from tests.conftest import SluiceEnv, make_env

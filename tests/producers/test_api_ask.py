@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from sluice.embedded_redis import EmbeddedRedis
+from cli.embedded_redis import EmbeddedRedis
 from sluice.settings import api_key_id
 from tests.conftest import API_KEY
 from tests.support.live_api import LiveAPI
@@ -204,7 +204,7 @@ def test_the_cli_searches_and_prints_an_answer_with_its_sources(stack: Stack) ->
     env = {**stack.rag.sluice.env, "SLUICE_API_URL": stack.url}
 
     def sluice(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "sluice", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "cli", *args], env=env,
                               capture_output=True, text=True, timeout=120)
 
     asked = sluice("ask", QUESTION["question"], "--source", "corpus", "--k", "2")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from libs.dead_letter import claims
 from schemas.job import DeadReason, Job, JobStatus
-from sluice import claims
 from sluice.stores.base import JobQuery
 from tests.conftest import SluiceEnv
 from tests.support.extraction_cases import TICKET_TEXT, VALID_TICKET
@@ -110,13 +110,13 @@ def test_the_cli_lists_shows_and_acts_through_the_api(
 ) -> None:
     from typer.testing import CliRunner
 
-    from sluice.cli.main import app
+    from cli.main import app
 
     first = put_dead(sluice_env, "order_id:not_in_source")
     second = put_dead(sluice_env, "$:parse_error")
     client = sluice_env.api()
     client.headers.update(sluice_env.auth())
-    monkeypatch.setattr("sluice.cli.client.api_client", lambda settings: client)
+    monkeypatch.setattr("cli.client.api_client", lambda settings: client)
     runner = CliRunner()
 
     listed = runner.invoke(app, ["dlq", "list", "--signature", "order_id:not_in_source",

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from sluice.embedded_redis import EmbeddedRedis
-from sluice.warehouse import document_id
+from cli.embedded_redis import EmbeddedRedis
+from libs.documents.warehouse import document_id
 from tests.support.rag_env import CONTENT_TYPES, CORPUS, RagEnv, corpus_queries, rag_env
 
 pytestmark = pytest.mark.slow

@@ -182,7 +182,7 @@ def test_worker_refuses_to_start_when_time_limit_outlasts_visibility(
     env = {**sluice_env.env, "SLUICE_VISIBILITY_TIMEOUT": "5", "SLUICE_TASK_TIME_LIMIT": "10",
            "SLUICE_TASK_SOFT_TIME_LIMIT": "9"}
     result = subprocess.run(
-        [sys.executable, "-m", "sluice", "worker", "--pool", "solo"],
+        [sys.executable, "-m", "cli", "worker", "--pool", "solo"],
         env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode != 0

@@ -55,7 +55,7 @@ def start_worker(
     name = f"test-{uuid.uuid4().hex[:8]}@localhost"
     log_path = log_dir / f"{name.split('@')[0]}.log"
     command = [
-        sys.executable, "-m", "sluice", "worker",
+        sys.executable, "-m", "cli", "worker",
         "--queues", queues, "--pool", pool, "--concurrency", str(concurrency), "--name", name,
     ]
     with log_path.open("wb") as log:

@@ -15,9 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from libs.documents.warehouse import (
+    ContentType,
+    Document,
+    DocumentStore,
+    open_documents,
+    put_document,
+)
 from schemas.job import Job, JobStatus
 from sluice.enqueue import submit
-from sluice.warehouse import ContentType, Document, DocumentStore, open_documents, put_document
 from tests.conftest import SluiceEnv, make_env
 from tests.support.polling import wait_for
 

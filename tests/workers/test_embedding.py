@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sluice.embedded_redis import EmbeddedRedis
-from sluice.warehouse import ContentType, delete_document
+from cli.embedded_redis import EmbeddedRedis
+from libs.documents.warehouse import ContentType, delete_document
 from tests.support.rag_env import RagEnv, rag_env
 
 pytestmark = pytest.mark.slow

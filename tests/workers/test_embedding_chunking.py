@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sluice.warehouse import ContentType
+from libs.documents.warehouse import ContentType
 from workers.embedding.chunking import chunk_budget, chunk_text, token_count
 from workers.embedding.cleaning import clean
 

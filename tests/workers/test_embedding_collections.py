@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
+from cli.embedded_redis import EmbeddedRedis
+from libs.documents.warehouse import delete_document
 from producers.batch.progress import run_query
 from producers.batch.runner import BatchRunner
 from producers.batch.runs import BatchRun, RunStatus
 from producers.state_store import open_state_store
 from schemas.job import Job
-from sluice.embedded_redis import EmbeddedRedis
 from sluice.enqueue import send
-from sluice.warehouse import delete_document
 from tests.support.rag_env import RagEnv, corpus_queries, rag_env
 from workers.embedding.vectors import INITIAL_SUFFIX
 
@@ -74,7 +74,7 @@ def switch(rag: RagEnv, collection: str) -> Job:
 
 def vectors_switch(rag: RagEnv, collection: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sluice", "vectors", "switch", collection, "--timeout", "60"],
+        [sys.executable, "-m", "cli", "vectors", "switch", collection, "--timeout", "60"],
         env=rag.sluice.env, capture_output=True, text=True, timeout=120, check=False,
     )
 

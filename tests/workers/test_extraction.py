@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from cli.embedded_redis import EmbeddedRedis
+from libs.sinks.records import open_records
 from schemas.job import DeadReason, JobStatus
-from sluice.embedded_redis import EmbeddedRedis
 from tests.conftest import SluiceEnv, make_env
 from tests.support.extraction_cases import (
     TICKET_TEXT,
@@ -21,7 +22,6 @@ from tests.support.extraction_cases import (
     valid_reply,
 )
 from tests.support.scripted_llm import Reply, ScriptedLLM
-from workers.sinks.records import open_records
 
 
 @pytest.fixture(scope="module")

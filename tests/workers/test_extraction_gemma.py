@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cli import local_llm
 from schemas.job import JobStatus
-from sluice import local_llm
 from sluice.settings import load_settings
 from tests.conftest import SluiceEnv
 from tests.support.extraction_cases import TICKET_TEXT, settled, submit_extract

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from libs.llm.chat import Endpoint, LLMUnavailable
 from sluice.settings import Settings, load_settings
 from tests.support.scripted_llm import Reply, ScriptedLLM
 from workers.extraction import probe
 from workers.extraction.probe import CANARY_VALUE, StructuredMode, endpoint_mode
-from workers.llm.chat import Endpoint, LLMUnavailable
 
 
 def openai_like(body: dict[str, Any]) -> Reply:

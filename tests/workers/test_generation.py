@@ -10,14 +10,14 @@ from collections.abc import Iterator
 import pytest
 import redis.asyncio
 
-from sluice.embedded_redis import EmbeddedRedis
+from cli.embedded_redis import EmbeddedRedis
+from libs.llm.stream import stream_chat
+from libs.llm.token_stream import START, TokenStreamWriter, read_after, read_all
 from sluice.job_task import DeadLetter, Retryable
 from sluice.settings import Settings, load_settings
-from sluice.token_stream import START, TokenStreamWriter, read_after, read_all
 from tests.support.scripted_llm import Reply, ScriptedLLM
 from workers.embedding.vectors import Hit
 from workers.generation.prompt import PROMPT_VERSION, render, source_list
-from workers.llm.stream import stream_chat
 
 MESSAGES = [{"role": "user", "content": "Say something."}]
 

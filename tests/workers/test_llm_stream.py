@@ -8,16 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from libs.llm import budget as llm_budget
+from libs.llm.budget import LLMPaused
+from libs.llm.call import ChatCall, LLMRejected, LLMUnavailable
+from libs.llm.chat import chat, endpoints
+from libs.llm.stream import StreamBroken, stream_chat
 from schemas.job import DeadReason
-from sluice import llm_budget
 from sluice.job_task import DeadLetter, Retryable
-from sluice.llm_budget import LLMPaused
 from sluice.settings import Settings
 from tests.conftest import SluiceEnv, make_env
 from tests.support.scripted_llm import Reply, ScriptedLLM
-from workers.llm.call import ChatCall, LLMRejected, LLMUnavailable
-from workers.llm.chat import chat, endpoints
-from workers.llm.stream import StreamBroken, stream_chat
 
 MESSAGES = [{"role": "user", "content": "Say something."}]
 
@@ -130,7 +130,7 @@ def test_plain_and_streamed_calls_run_the_same_hooks(
     sluice_env: SluiceEnv, first: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[ChatCall] = []
-    monkeypatch.setattr("workers.llm.call.BEFORE_CALL", [lambda _settings, call: seen.append(call)])
+    monkeypatch.setattr("libs.llm.call.BEFORE_CALL", [lambda _settings, call: seen.append(call)])
     first.enqueue(Reply(content="plain"), Reply(content="streamed"))
     settings = settings_for(sluice_env, first.url)
 
@@ -152,7 +152,7 @@ def test_a_hook_that_raises_stops_the_stream_before_the_model_sees_it(
     def refuse(_settings: Settings, _call: ChatCall) -> None:
         raise Refused("no")
 
-    monkeypatch.setattr("workers.llm.call.BEFORE_CALL", [refuse])
+    monkeypatch.setattr("libs.llm.call.BEFORE_CALL", [refuse])
     with pytest.raises(Refused):
         stream(settings_for(sluice_env, first.url))
     assert first.requests == []

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from libs.dead_letter import actions as dead_letter
+from libs.sinks.jsonl import append_record
+from libs.sinks.push import DELIVER_KIND
+from libs.sinks.records import open_records
 from schemas.job import JobStatus
-from sluice import dead_letter
-from sluice.sinks import DELIVER_KIND
 from sluice.stores import JobQuery
 from tests.conftest import SluiceEnv
 from tests.support.extraction_cases import (
@@ -26,8 +28,6 @@ from tests.support.extraction_cases import (
 from tests.support.http_server import QuietHTTPServer
 from tests.support.polling import wait_for
 from tests.support.scripted_llm import ScriptedLLM
-from workers.sinks.jsonl import append_record
-from workers.sinks.records import open_records
 
 
 class Receiver:

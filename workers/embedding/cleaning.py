@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 import trafilatura
 
-from sluice.warehouse import ContentType
+from libs.documents.warehouse import ContentType
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 

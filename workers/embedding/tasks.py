@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from libs.documents.warehouse import DocumentNotFound, DocumentStore, get_documents
 from sluice.job_task import JobContext, job_task
 from sluice.settings import Settings
-from sluice.warehouse import DocumentNotFound, DocumentStore, get_documents
 from workers.embedding.cache import EmbeddingCache
 from workers.embedding.chunking import chunk_budget, chunk_text
 from workers.embedding.cleaning import clean

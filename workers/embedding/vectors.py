@@ -28,8 +28,8 @@ import structlog
 from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 
+from libs.documents.warehouse import SLUICE_NAMESPACE
 from sluice.settings import Settings
-from sluice.warehouse import SLUICE_NAMESPACE
 
 log = structlog.get_logger(__name__)
 INITIAL_SUFFIX = "_initial"

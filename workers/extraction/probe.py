@@ -20,9 +20,9 @@ from typing import Any
 
 import structlog
 
+from libs.llm.chat import Endpoint, LLMRejected, LLMUnavailable, chat
 from sluice.settings import Settings
 from workers.extraction.decoding_schema import strict_schema
-from workers.llm.chat import Endpoint, LLMRejected, LLMUnavailable, chat
 
 log = structlog.get_logger(__name__)
 

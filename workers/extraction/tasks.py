@@ -16,13 +16,15 @@ import structlog
 from celery import current_app
 from pydantic import ValidationError
 
+from libs.dead_letter.actions import error_signature
+from libs.llm.chat import ChatResult, Endpoint, LLMRejected, LLMUnavailable, chat, endpoints
+from libs.sinks.local import deliver_locally
+from libs.sinks.push import pending_deliveries, push_to_sinks
 from schemas.attempt import Attempt, AttemptOutcome
 from schemas.job import DeadReason, Job
 from schemas.registry import SchemaEntry, UnknownSchema, get_schema, load_schemas
-from sluice.dead_letter import error_signature
 from sluice.job_task import DeadLetter, JobContext, Retryable, job_task
 from sluice.metrics import observe_validation_failure
-from sluice.sinks import pending_deliveries, push_to_sinks
 from workers.extraction.budget import Budget, BudgetExceeded, check_next_attempt
 from workers.extraction.correction import correction_messages
 from workers.extraction.decoding_schema import decoding_schema
@@ -44,8 +46,6 @@ from workers.extraction.prompts import (
     system_prompt,
 )
 from workers.extraction.validation import judge
-from workers.llm.chat import ChatResult, Endpoint, LLMRejected, LLMUnavailable, chat, endpoints
-from workers.sinks.local import deliver_locally
 
 KIND = "extract"
 log = structlog.get_logger(__name__)

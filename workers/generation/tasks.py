@@ -1,6 +1,6 @@
 """The ``ask`` job (``gpu`` queue): retrieve, prompt, stream the answer token by token.
 
-Every event goes to the job's token stream (:mod:`sluice.token_stream`) as it happens, so an
+Every event goes to the job's token stream (:mod:`libs.llm.token_stream`) as it happens, so an
 API process can relay it as server-sent events; the final answer, its sources and usage are
 also the job's result, for callers that just wait.
 """
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from libs.llm.stream import stream_chat
+from libs.llm.token_stream import TokenStreamWriter
 from schemas.job import utcnow
 from sluice.broker_redis import broker_redis
 from sluice.job_task import DeadLetter, JobContext, Retryable, job_task
-from sluice.token_stream import TokenStreamWriter
 from workers.generation.prompt import PROMPT_VERSION, render, source_list
-from workers.llm.stream import stream_chat
 from workers.retrieval import retrieve
 
 

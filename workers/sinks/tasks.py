@@ -11,14 +11,14 @@ from typing import Any
 
 import structlog
 
+from libs.sinks import SinkRefused, SinkUnavailable
+from libs.sinks.jsonl import append_record, jsonl_path
+from libs.sinks.push import DELIVER_KIND
+from libs.sinks.records import records_for
+from libs.sinks.webhook import post_record
 from schemas.job import DeadReason, Job, utcnow
 from sluice.job_task import DeadLetter, JobContext, Retryable, job_task
-from sluice.sinks import DELIVER_KIND
 from sluice.stores import JobNotFound, JobStore
-from workers.sinks import SinkRefused, SinkUnavailable
-from workers.sinks.jsonl import append_record, jsonl_path
-from workers.sinks.records import records_for
-from workers.sinks.webhook import post_record
 
 log = structlog.get_logger(__name__)
 

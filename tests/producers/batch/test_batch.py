@@ -15,6 +15,8 @@ import pytest
 import redis
 from celery.schedules import crontab
 
+from cli.embedded_redis import EmbeddedRedis
+from libs.documents.warehouse import open_documents
 from producers.batch.progress import run_query
 from producers.batch.runner import BatchRunner
 from producers.batch.runs import RunStatus
@@ -22,10 +24,8 @@ from producers.batch.schedule import BadCron, beat_schedule
 from producers.email.intake import EmailIntake
 from producers.state_store import open_state_store
 from schemas.job import JobStatus
-from sluice.embedded_redis import EmbeddedRedis
 from sluice.settings import ScheduledBatch
 from sluice.stores import JobQuery
-from sluice.warehouse import open_documents
 from tests.conftest import SluiceEnv, make_env
 from tests.support.polling import wait_for
 
@@ -59,7 +59,7 @@ def test_a_run_killed_halfway_and_resumed_processes_every_item_exactly_once(
     options = ["-o", f"n={ITEMS}", "-o", f"release={release}", "-o", f"completions={completions}"]
     log = (tmp_path / "driver.log").open("w")
     driver = subprocess.Popen(
-        [sys.executable, "-m", "sluice", "batch", "run", "test.items", *options],
+        [sys.executable, "-m", "cli", "batch", "run", "test.items", *options],
         env=batch_env.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     runs = runner_for(batch_env).runs
@@ -72,7 +72,7 @@ def test_a_run_killed_halfway_and_resumed_processes_every_item_exactly_once(
     assert killed_at < ITEMS and runs.get(run.id).status is RunStatus.RUNNING
 
     resumed = subprocess.run(
-        [sys.executable, "-m", "sluice", "batch", "resume", run.id, "--timeout", "120"],
+        [sys.executable, "-m", "cli", "batch", "resume", run.id, "--timeout", "120"],
         env=batch_env.env, capture_output=True, text=True, timeout=180,
     )
     assert resumed.returncode == 0, resumed.stderr

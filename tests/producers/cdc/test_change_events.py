@@ -18,11 +18,11 @@ import redis
 from bson import Timestamp
 from prometheus_client import REGISTRY
 
+from cli.embedded_redis import EmbeddedRedis
 from producers.cdc.consumer import ChangeConsumer, ResumeTokens
 from producers.cdc.events import Action, plan_event
 from producers.state_store import open_state_store
 from schemas.job import Job
-from sluice.embedded_redis import EmbeddedRedis
 from sluice.stores import JobQuery
 from sluice.stores.sqlite import SQLiteJobStore
 from tests.conftest import SluiceEnv, make_env
@@ -155,7 +155,7 @@ def test_a_failed_enqueue_leaves_the_token_where_it_was(cdc_env: SluiceEnv) -> N
 def test_cdc_reset_clears_the_saved_token(cdc_env: SluiceEnv) -> None:
     consumer = consumer_for(cdc_env)
     consumer.handle("documents", insert(1))
-    done = subprocess.run([sys.executable, "-m", "sluice", "cdc", "reset"], env=cdc_env.env,
+    done = subprocess.run([sys.executable, "-m", "cli", "cdc", "reset"], env=cdc_env.env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "documents: token cleared" in done.stdout

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from sluice.embedded_redis import EmbeddedRedis
+from cli.embedded_redis import EmbeddedRedis
 from tests.conftest import SluiceEnv, make_env
 from tests.producers.crawl.site import FixtureSite
 

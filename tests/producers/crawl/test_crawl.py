@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from libs.documents.warehouse import open_documents
 from producers.crawl.frontier import FETCH_KIND, Frontier, crawl_summary
 from producers.state_store import open_state_store
 from sluice.broker_redis import broker_redis
 from sluice.stores import JobQuery
-from sluice.warehouse import open_documents
 from tests.conftest import SluiceEnv
 from tests.producers.crawl.site import BIG_BYTES, FixtureSite
 from tests.support.polling import wait_for
@@ -137,7 +137,7 @@ def test_without_the_allow_list_the_loopback_site_is_refused_before_any_request(
 @pytest.mark.slow
 def test_the_cli_crawls_and_summarises(crawler: SluiceEnv, site: FixtureSite) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sluice", "crawl", f"{site.url}/index.html", "--depth", "1",
+        [sys.executable, "-m", "cli", "crawl", f"{site.url}/index.html", "--depth", "1",
          "--max-pages", "5", "--timeout", "60"],
         env=crawler.env, capture_output=True, text=True, timeout=120,
     )

@@ -7,10 +7,10 @@ import time
 import pytest
 import redis
 
+from cli.embedded_redis import EmbeddedRedis
 from producers.crawl.rate_limit import DomainRateLimiter
 from producers.crawl.ssrf import AddressGuard, RefusedAddress
 from producers.crawl.urls import UnsupportedUrl, canonical_url, in_scope
-from sluice.embedded_redis import EmbeddedRedis
 
 
 @pytest.mark.parametrize(("raw", "canonical"), [

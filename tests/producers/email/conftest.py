@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from cli.embedded_redis import EmbeddedRedis
+from libs.documents.warehouse import open_documents
 from producers.email.mailboxes import EmailProducer
 from producers.state_store import open_state_store
-from sluice.embedded_redis import EmbeddedRedis
-from sluice.warehouse import open_documents
 from tests.conftest import SluiceEnv, make_env
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "email"

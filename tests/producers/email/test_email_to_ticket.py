@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from libs.documents.warehouse import open_documents
 from producers.email.intake import EmailIntake, IntakeStatus
 from schemas.job import JobStatus
-from sluice.warehouse import open_documents
 from tests.conftest import SluiceEnv
 from tests.support.extraction_cases import VALID_TICKET, extraction_env, settled, valid_reply
 from tests.support.scripted_llm import ScriptedLLM

@@ -9,10 +9,10 @@ import pytest
 from imapclient import IMAPClient
 from pydantic import SecretStr
 
+from cli.embedded_redis import EmbeddedRedis
 from producers.email.imap import load_checkpoint
 from producers.email.mailboxes import EmailProducer
 from schemas.job import DeadReason, JobStatus
-from sluice.embedded_redis import EmbeddedRedis
 from sluice.settings import MailboxSettings
 from sluice.stores import JobQuery
 from tests.conftest import SluiceEnv
@@ -149,7 +149,7 @@ def test_the_cli_and_the_periodic_beat_task_poll_the_configured_mailboxes(
     env = make_env(tmp_path, redis_server.url, plugins=PLUGINS, email_poll_interval_seconds=1)
     env.env["SLUICE_EMAIL_MAILBOXES"] = json.dumps(boxes)  # what an operator would export
     try:
-        done = subprocess.run([sys.executable, "-m", "sluice", "email", "poll"], env=env.env,
+        done = subprocess.run([sys.executable, "-m", "cli", "email", "poll"], env=env.env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert "support-Beat" in done.stdout
@@ -158,7 +158,7 @@ def test_the_cli_and_the_periodic_beat_task_poll_the_configured_mailboxes(
         deliver(dovecot, "Beat", raw("html_only.eml"))
         env.worker(queues="io", concurrency=1)
         beat_log = (tmp_path / "beat.log").open("wb")
-        beat = subprocess.Popen([sys.executable, "-m", "sluice", "beat"], env=env.env,
+        beat = subprocess.Popen([sys.executable, "-m", "cli", "beat"], env=env.env,
                                 stdout=beat_log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         try:

@@ -92,7 +92,7 @@ def test_maildirs_are_ingested_and_the_cli_reports_duplicates(
     shutil.copy(FIXTURES / GOOD[0], folder / "copy.eml")  # the same message again
 
     def sluice(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "sluice", *args], env=producer_env.env,
+        done = subprocess.run([sys.executable, "-m", "cli", *args], env=producer_env.env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         return done.stdout

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from producers.email.parsing import ParsedEmail, UnparsableEmail, parse_email
-from producers.email.quoting import strip_quotes_and_signature
+from libs.text.email_parsing import ParsedEmail, UnparsableEmail, parse_email
+from libs.text.email_quoting import strip_quotes_and_signature
 from tests.producers.email.conftest import FIXTURES
 
 

@@ -1,0 +1,123 @@
+"""``sluice dlq``: the dead-letter queue from a terminal, through the API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(name="dlq", help="List and act on dead-lettered jobs.", no_args_is_help=True)
+console = Console()
+
+
+def _client() -> Any:
+    from cli.client import api_client
+    from cli.main import _settings_or_exit
+
+    return api_client(_settings_or_exit())
+
+
+def _json_option(value: str | None, name: str) -> Any:
+    """JSON text, or ``@path`` to read it from a file."""
+    if value is None:
+        return None
+    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{name} is not JSON: {exc}") from None
+
+
+@app.command("list")
+def list_(
+    reason: Annotated[str | None, typer.Option(help="exhausted, budget, poison, ...")] = None,
+    schema: Annotated[str | None, typer.Option(help="Schema name, e.g. support_ticket.")] = None,
+    signature: Annotated[str | None, typer.Option(help="Exact error signature.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw page.")] = False,
+) -> None:
+    """Dead-lettered jobs, newest first."""
+    from cli.client import checked
+
+    params = {k: v for k, v in {"reason": reason, "schema": schema, "signature": signature,
+                                "limit": limit, "cursor": cursor}.items() if v is not None}
+    with _client() as client:
+        page = checked(client.get("/v1/dlq", params=params))
+    if as_json:
+        console.print_json(data=page)
+        return
+    table = Table("id", "kind", "status", "reason", "schema", "attempts", "signature")
+    for job in page["items"]:
+        table.add_row(
+            job["id"], job["kind"], job["status"], job.get("reason") or "",
+            job.get("schema_name") or "", str(len(job.get("attempts", []))),
+            job.get("error_signature") or "",
+        )
+    console.print(table)
+    if page.get("next_cursor"):
+        typer.echo(f"next page: --cursor {page['next_cursor']}")
+
+
+@app.command()
+def show(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
+    """A dead-lettered job with every attempt."""
+    from cli.client import checked
+
+    with _client() as client:
+        console.print_json(data=checked(client.get(f"/v1/dlq/{job_id}")))
+
+
+@app.command()
+def requeue(
+    job_id: Annotated[str, typer.Argument(help="The job id.")],
+    input: Annotated[str | None, typer.Option(help="A new input as JSON, or @file.")] = None,
+    hint: Annotated[str | None, typer.Option(help="A note the model reads.")] = None,
+    by: Annotated[str | None, typer.Option(help="Who acts (kept in the audit trail).")] = None,
+) -> None:
+    """Run the job again as a new job; prints the new job."""
+    from cli.client import checked
+
+    body = {"input": _json_option(input, "--input"), "hint": hint, "by": by}
+    with _client() as client:
+        console.print_json(data=checked(client.post(f"/v1/dlq/{job_id}/requeue", json=body)))
+
+
+@app.command()
+def discard(
+    job_id: Annotated[str, typer.Argument(help="The job id.")],
+    reason: Annotated[str, typer.Option(help="Why (required; kept in the audit trail).")],
+    by: Annotated[str | None, typer.Option(help="Who acts.")] = None,
+) -> None:
+    """Close the job for good."""
+    from cli.client import checked
+
+    with _client() as client:
+        job = checked(client.post(f"/v1/dlq/{job_id}/discard", json={"reason": reason, "by": by}))
+    typer.echo(f"{job['id']}: {job['status']}")
+
+
+@app.command()
+def resolve(
+    job_id: Annotated[str, typer.Argument(help="The job id.")],
+    record: Annotated[str, typer.Option(help="The corrected record as JSON, or @file.")],
+    by: Annotated[str | None, typer.Option(help="Who acts.")] = None,
+) -> None:
+    """Accept a corrected record; it is validated by the job's schema and sent to the sinks."""
+    from cli.client import checked
+
+    body = {"record": _json_option(record, "--record"), "by": by}
+    with _client() as client:
+        console.print_json(data=checked(client.post(f"/v1/dlq/{job_id}/resolve", json=body)))
+
+
+def attach(target: typer.Typer) -> None:
+    """Add these commands to another ``dlq`` group (the dashboard's, with its ``export``)."""
+    known = {info.name for info in target.registered_commands}
+    target.registered_commands.extend(
+        info for info in app.registered_commands if info.name not in known
+    )

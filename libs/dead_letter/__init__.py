@@ -1,0 +1,1 @@
+"""Acting on dead-lettered jobs: claims, requeue, resolve, discard (API, CLI, dashboard)."""

@@ -1,0 +1,1 @@
+"""Documents: the warehouse of raw emails, pages and uploads that get embedded."""

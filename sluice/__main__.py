@@ -1,3 +1,0 @@
-from sluice.cli.main import main
-
-main()
