@@ -1,8 +1,11 @@
 """The JSONL sink: one line per accepted record, ``{"job_id", "schema", "record"}``.
 
-Appends are single ``write`` calls under an exclusive lock (``flock``), so lines from
-concurrent workers never interleave. A redelivered delivery first looks for its job id in
-the file: the first delivery may have written the line and died before saying so.
+Appends happen under an exclusive lock (``flock``), so lines from concurrent workers never
+interleave, and they are all or nothing: a write that fails part-way (a full disk, a killed
+process) is cut back to the last newline, by the writer when it can and otherwise by the
+next writer before it appends, so a torn line is never read as a record. A redelivered
+delivery first looks for its job id among the complete lines: the first delivery may have
+written the line and died before saying so.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from libs.sinks import SinkUnavailable
 from sluice.settings import Settings
@@ -38,14 +41,18 @@ def append_record(
     )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a+", encoding="utf-8") as handle:
+        with path.open("a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                end = _repair_torn_tail(handle)
                 if check_existing and _contains(handle, job_id):
                     return False
-                handle.write(line + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+                try:
+                    _write_all(handle.fileno(), (line + "\n").encode())
+                    os.fsync(handle.fileno())
+                except OSError:
+                    os.ftruncate(handle.fileno(), end)
+                    raise
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
     except OSError as exc:
@@ -53,7 +60,38 @@ def append_record(
     return True
 
 
-def _contains(handle: Any, job_id: str) -> bool:
+def _repair_torn_tail(handle: BinaryIO) -> int:
+    """Cut an unfinished last line (a writer died mid-write); returns the file's new size."""
+    size = os.fstat(handle.fileno()).st_size
+    if size == 0:
+        return 0
+    handle.seek(size - 1)
+    if handle.read(1) == b"\n":
+        return size
+    # Scan back in blocks for the last newline: the torn line is at most one record long.
+    position = size
+    while position > 0:
+        start = max(0, position - 65536)
+        handle.seek(start)
+        cut = handle.read(position - start).rfind(b"\n")
+        if cut >= 0:
+            end = start + cut + 1
+            break
+        position = start
+    else:
+        end = 0
+    os.ftruncate(handle.fileno(), end)
+    return end
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _contains(handle: BinaryIO, job_id: str) -> bool:
     handle.seek(0)
-    needle = f'"job_id":"{job_id}"'
-    return any(needle in line for line in handle)
+    needle = f'"job_id":"{job_id}"'.encode()
+    return any(needle in line and line.endswith(b"\n") for line in handle)
