@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from libs.web.body_limit import BodySizeLimit
 from producers.api import (
     admin,
     ask,
@@ -24,7 +25,6 @@ from producers.api import (
     search,
     traces,
 )
-from producers.api.body_limit import BodySizeLimit
 from producers.api.log_context import LogContext
 from sluice.celery_app import create_celery_app
 from sluice.logs import configure_logging
