@@ -15,11 +15,15 @@ from dlq_dashboard import actions, views
 from dlq_dashboard.auth import Forbidden, NotSignedIn
 from dlq_dashboard.security_headers import SecurityHeaders
 from dlq_dashboard.services import Services, open_services
+from libs.web.body_limit import BodySizeLimit
 from sluice.logs import configure_logging
 from sluice.settings import Settings, get_settings
 from sluice.stores import JobStore
 
 STATIC_DIR = Path(__file__).parent / "static"
+# Every dashboard form (a sign-in, a corrected record, a bulk action over a filter) is small:
+# a larger body is refused with 413 before a form parser buffers it.
+MAX_FORM_BYTES = 256 * 1024
 
 
 def create_app(settings: Settings | None = None, *, store: JobStore | None = None) -> FastAPI:
@@ -57,6 +61,7 @@ def create_app(settings: Settings | None = None, *, store: JobStore | None = Non
         return views.render(request, "error.html", {"message": exc.message}, status_code=403)
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_FORM_BYTES)
     return app
 
 

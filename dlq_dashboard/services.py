@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from celery import Celery
@@ -11,6 +11,7 @@ from dlq_dashboard.audit import AuditLog
 from dlq_dashboard.database import open_dashboard_db
 from dlq_dashboard.queue import GroupCounts
 from dlq_dashboard.sessions import SessionStore
+from dlq_dashboard.sign_in_throttle import SignInThrottle
 from dlq_dashboard.training import TrainingExclusions
 from dlq_dashboard.users import UserDirectory
 from sluice.settings import Settings
@@ -30,6 +31,7 @@ class Services:
     audit: AuditLog
     exclusions: TrainingExclusions
     group_counts: GroupCounts
+    sign_in_throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     @property
     def lease(self) -> timedelta:

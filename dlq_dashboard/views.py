@@ -118,11 +118,24 @@ def login(
 ) -> Response:
     if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
         return RedirectResponse("/login?error=expired", status_code=303)
+    name = username.strip()[:64]
+    address = request.client.host if request.client else "?"
+    verdict = svc.sign_in_throttle.check(name, address)
+    if not verdict.allowed:
+        if verdict.first_refusal:
+            svc.audit.append(name or "?", "sign_in_throttled")
+        refused = render(request, "login.html", {
+            "login_csrf": csrf_token, "next": safe_next(next), "error": "throttled",
+        }, status_code=429)
+        refused.headers["Retry-After"] = str(int(verdict.retry_after))
+        return refused
     user = svc.users.authenticate(username.strip(), password)
     if user is None:
-        svc.audit.append(username.strip()[:64] or "?", "sign_in_failed")
+        svc.sign_in_throttle.failed(name, address)
+        svc.audit.append(name or "?", "sign_in_failed")
         query = urlencode({"error": "wrong", "next": safe_next(next)})
         return RedirectResponse(f"/login?{query}", status_code=303)
+    svc.sign_in_throttle.succeeded(name)
     token = svc.sessions.create(user)
     svc.audit.append(user.name, "sign_in")
     response = RedirectResponse(safe_next(next), status_code=303)
