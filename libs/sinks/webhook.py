@@ -4,6 +4,9 @@
 :class:`SinkUnavailable` (retried with backoff on the ``io`` queue); any other 4xx is
 :class:`SinkRefused`. The receiver uses the header to drop a repeat of a delivery whose
 answer we never saw.
+
+A webhook URL often carries a token in its path or query, so errors (which land on the
+job, in logs and in the dashboard) name only its origin, ``https://host[:port]``.
 """
 
 from __future__ import annotations
@@ -37,10 +40,23 @@ def post_record(
             timeout=settings.sink_webhook_timeout_seconds,
         )
     except httpx.HTTPError as exc:
-        raise SinkUnavailable(f"webhook {url}: {type(exc).__name__}: {exc}") from exc
+        reason = str(exc).replace(url, origin(url))
+        raise SinkUnavailable(f"webhook {origin(url)}: {type(exc).__name__}: {reason}") from None
     if response.is_success:
         return response.status_code
-    detail = f"webhook {url}: HTTP {response.status_code}: {response.text[:200]}"
+    detail = f"webhook {origin(url)}: HTTP {response.status_code}: {response.text[:200]}"
     if response.status_code in _RETRYABLE or response.status_code >= 500:
         raise SinkUnavailable(detail)
     raise SinkRefused(detail)
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: no user, password, path or query."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return "(an invalid URL)"
+    if not parsed.host:
+        return "(an invalid URL)"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"
