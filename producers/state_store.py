@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from schemas.job import utcnow
 from sluice.settings import Settings
 from sluice.stores.base import format_time
+from sluice.stores.cas import MAX_CAS_ATTEMPTS, ConcurrentUpdate, compare_and_set
 
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS producer_state (
@@ -68,6 +70,36 @@ class StateStore(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def update(
+        self,
+        namespace: str,
+        key: str,
+        change: Callable[[StateRecord | None], dict[str, Any] | None],
+        *,
+        conflict: Callable[[str], Exception] = ConcurrentUpdate,
+        attempts: int = MAX_CAS_ATTEMPTS,
+    ) -> StateRecord | None:
+        """Compare-and-set one record (:mod:`sluice.stores.cas`).
+
+        ``change`` sees the stored record (None: absent) and returns the new document, or
+        None to leave it; it may run more than once when writers race. An absent record is
+        inserted, a present one replaced on its version. Returns what is stored now.
+        """
+
+        def write(current: StateRecord | None, doc: dict[str, Any]) -> bool:
+            if current is None:
+                return self.insert(namespace, key, doc)
+            return self.replace(namespace, key, doc, current.version)
+
+        swap = compare_and_set(
+            lambda: self.get(namespace, key), change, write,
+            what=f"state {namespace}/{key}", attempts=attempts, conflict=conflict,
+        )
+        if swap.written is None:
+            return swap.current
+        version = swap.current.version + 1 if swap.current is not None else 1
+        return StateRecord(key, version, swap.written)
 
 
 class SQLiteStateStore(StateStore):

@@ -17,11 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from producers.state_store import StateStore
+from producers.state_store import StateRecord, StateStore
 from schemas.job import utcnow
+from sluice.stores.cas import ConcurrentUpdate
 
 RUNS_NAMESPACE = "batch.runs"
-MAX_CAS_ATTEMPTS = 50
 
 
 class RunStatus(StrEnum):
@@ -39,7 +39,7 @@ class BatchRunNotFound(KeyError):
         return f"no batch run {self.run_id}"
 
 
-class ConcurrentRunUpdate(Exception):
+class ConcurrentRunUpdate(ConcurrentUpdate):
     """A run record kept changing under a writer."""
 
 
@@ -83,19 +83,21 @@ class BatchRuns:
 
     def update(self, run_id: str, change: Callable[[BatchRun], BatchRun | None]) -> BatchRun:
         """Compare-and-set; ``change`` gets a copy and returns the new run or None."""
-        for _ in range(MAX_CAS_ATTEMPTS):
-            record = self._state.get(RUNS_NAMESPACE, run_id)
+        runs: list[BatchRun] = []
+
+        def change_record(record: StateRecord | None) -> dict[str, Any] | None:
             if record is None:
                 raise BatchRunNotFound(run_id)
             current = BatchRun.model_validate(record.doc)
             proposed = change(current.model_copy(deep=True))
+            runs.append(current if proposed is None else proposed)
             if proposed is None:
-                return current
+                return None
             proposed.updated_at = utcnow()
-            doc = proposed.model_dump(mode="json")
-            if self._state.replace(RUNS_NAMESPACE, run_id, doc, record.version):
-                return proposed
-        raise ConcurrentRunUpdate(f"batch run {run_id} changed {MAX_CAS_ATTEMPTS} times")
+            return proposed.model_dump(mode="json")
+
+        self._state.update(RUNS_NAMESPACE, run_id, change_record, conflict=ConcurrentRunUpdate)
+        return runs[-1]
 
     def list(self, limit: int = 50) -> list[BatchRun]:
         return [BatchRun.model_validate(r.doc) for r in self._state.list(RUNS_NAMESPACE, limit)]

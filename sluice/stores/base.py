@@ -28,8 +28,7 @@ from schemas.job import (
     utcnow,
 )
 from sluice.delivery import DeliveryDecision, decide_delivery
-
-MAX_CAS_ATTEMPTS = 50
+from sluice.stores.cas import ConcurrentUpdate, compare_and_set
 
 log = structlog.get_logger(__name__)
 
@@ -41,10 +40,6 @@ class JobNotFound(KeyError):
 
     def __str__(self) -> str:
         return f"no job {self.job_id}"
-
-
-class ConcurrentUpdate(Exception):
-    """A job kept changing under us; a caller-visible version check failed."""
 
 
 class IdempotencyConflict(Exception):
@@ -179,17 +174,24 @@ class JobStore(ABC):
         ``change`` gets a copy and may run more than once when writers race, so it must
         not have side effects outside the job.
         """
-        for _ in range(MAX_CAS_ATTEMPTS):
-            current = self.get(job_id)
+
+        def propose(current: Job) -> Job | None:
             proposed = change(current.model_copy(deep=True))
-            if proposed is None:
-                return current
-            proposed.version = current.version + 1
-            proposed.updated_at = utcnow()
-            if self._replace(proposed, current.version):
-                self._written(proposed)
-                return proposed
-        raise ConcurrentUpdate(f"job {job_id} changed {MAX_CAS_ATTEMPTS} times while updating")
+            if proposed is not None:
+                proposed.version = current.version + 1
+                proposed.updated_at = utcnow()
+            return proposed
+
+        swap = compare_and_set(
+            lambda: self.get(job_id),
+            propose,
+            lambda current, proposed: self._replace(proposed, current.version),
+            what=f"job {job_id}",
+        )
+        if swap.written is None:
+            return swap.current
+        self._written(swap.written)
+        return swap.written
 
     def transition(
         self,

@@ -1,7 +1,8 @@
-"""SQLite connections that are safe across threads and processes.
+"""SQLite connections that are safe across threads and processes, and their transactions.
 
 One connection per (process, thread), WAL journal, a generous busy timeout: readers never
-block writers, and a forked Celery child never reuses its parent's connection.
+block writers, and a forked Celery child never reuses its parent's connection. Connections
+run in autocommit mode; :func:`transaction` is the one way a store groups statements.
 """
 
 from __future__ import annotations
@@ -9,14 +10,36 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
+@contextmanager
+def transaction(
+    connection: sqlite3.Connection, *, immediate: bool = True
+) -> Iterator[sqlite3.Connection]:
+    """Run the block as one transaction: COMMIT at the end, ROLLBACK on any exception.
+
+    ``immediate`` takes SQLite's write lock at the start (``BEGIN IMMEDIATE``), so a
+    read-modify-write cannot interleave with another writer's; a deferred transaction
+    (``immediate=False``) takes it at the first write, for blocks that only write.
+    """
+    connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
 class SQLiteConnections:
-    def __init__(self, path: Path, schema: str, on_connect: Callable[[], None] | None = None):
+    def __init__(
+        self, path: Path, schema: str = "", on_connect: Callable[[], None] | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._schema = schema
@@ -24,8 +47,9 @@ class SQLiteConnections:
         self._lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
         self._pid = os.getpid()
-        with self._lock:
-            self.get().executescript(schema)
+        if schema:
+            with self._lock:
+                self.get().executescript(schema)
 
     def get(self) -> sqlite3.Connection:
         if self._pid != os.getpid():  # forked: the parent's connections are not ours
@@ -46,6 +70,12 @@ class SQLiteConnections:
             self._local.connection = connection
             self._all.append(connection)
         return connection
+
+    @contextmanager
+    def transaction(self, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+        """:func:`transaction` on this thread's connection."""
+        with transaction(self.get(), immediate=immediate) as connection:
+            yield connection
 
     def close(self) -> None:
         for connection in self._all:
