@@ -1,0 +1,176 @@
+"""The document warehouse's model: a stored document, its identity and the backend contract.
+
+One row per ``(source, doc_id)``, addressed by a stable id (:func:`document_id`); what
+counts as a change is the content hash (:func:`content_hash`). :class:`DocumentStore` is
+what a backend gives (:mod:`libs.documents.sqlite`, :mod:`libs.documents.mongo`); the
+rules on top, what gets queued, are in :mod:`libs.documents.warehouse`.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from schemas.job import utcnow
+from sluice.stores.cas import ConcurrentUpdate
+
+# Fixed namespace: document and point ids must be the same on every machine, forever.
+SLUICE_NAMESPACE = uuid.UUID("6f2d8a4e-3c1b-5e7f-9a0d-2b4c6e8f1a3d")
+
+
+class ContentType(StrEnum):
+    TEXT = "text/plain"
+    HTML = "text/html"
+    EMAIL = "message/rfc822"
+
+
+class Document(BaseModel):
+    """A stored document and how far its vectors have caught up with it."""
+
+    id: str
+    source: str
+    doc_id: str
+    content_type: ContentType = ContentType.TEXT
+    content: str
+    # sha256 of content type and content: what decides whether a write changed anything.
+    content_hash: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    # Chunks in Qdrant for ``indexed_hash``; None until the first embed finished.
+    chunk_count: int | None = None
+    indexed_hash: str | None = None
+    indexed_at: datetime | None = None
+    # Highest chunk count ever written for this document, raised BEFORE an upsert: a crash
+    # between upsert and bookkeeping can never hide a tail chunk from the next run.
+    chunk_high_water: int = 0
+    embed_job_id: str | None = None
+
+    @property
+    def indexed(self) -> bool:
+        return self.indexed_hash == self.content_hash
+
+
+class DocumentNotFound(KeyError):
+    def __init__(self, document_id: str) -> None:
+        super().__init__(document_id)
+        self.document_id = document_id
+
+    def __str__(self) -> str:
+        return f"no document {self.document_id}"
+
+
+class ConcurrentDocumentWrite(ConcurrentUpdate):
+    """A document kept changing under a write; the write was not applied."""
+
+
+def document_id(source: str, doc_id: str) -> str:
+    """The warehouse id of ``(source, doc_id)``: stable, so a re-post finds its row."""
+    return uuid.uuid5(SLUICE_NAMESPACE, f"{source}\n{doc_id}").hex
+
+
+def content_hash(content: str, content_type: ContentType | str) -> str:
+    return hashlib.sha256(f"{ContentType(content_type).value}\n{content}".encode()).hexdigest()
+
+
+def default_doc_id(content: str, content_type: ContentType | str) -> str:
+    """A doc id for callers that give none: an email's Message-ID, else the content hash.
+
+    Content-addressed ids make a re-post of the same text a no-op; an edit of such a
+    document is a new document, which is why callers with a natural id should pass it.
+    """
+    if ContentType(content_type) is ContentType.EMAIL:
+        message = email.message_from_string(content, policy=email.policy.default)
+        message_id = str(message.get("Message-ID", "")).strip()
+        if message_id:
+            return message_id
+    return "sha256:" + content_hash(content, content_type)[:32]
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    document: Document
+    changed: bool
+
+
+class DocumentStore(ABC):
+    """Backend primitives; the rules (what counts as a change, what gets queued) are in
+    :func:`put_document` and :func:`delete_document`."""
+
+    @abstractmethod
+    def get(self, document_id: str) -> Document:
+        """The document, or :class:`DocumentNotFound`."""
+
+    @abstractmethod
+    def write(
+        self,
+        *,
+        source: str,
+        doc_id: str,
+        content: str,
+        content_type: ContentType,
+        metadata: dict[str, Any],
+    ) -> WriteOutcome:
+        """Insert or update; ``changed`` is True when the content hash is new."""
+
+    @abstractmethod
+    def set_embed_job(self, document_id: str, job_id: str) -> None: ...
+
+    @abstractmethod
+    def remove(self, document_id: str) -> Document | None:
+        """Delete the row; the removed document, or None when there was none."""
+
+    @abstractmethod
+    def raise_high_water(self, document_id: str, chunks: int) -> None:
+        """Record that up to ``chunks`` chunks may exist in Qdrant (never lowers it)."""
+
+    @abstractmethod
+    def mark_indexed(self, document_id: str, indexed_hash: str, chunk_count: int) -> None:
+        """Qdrant holds exactly ``chunk_count`` chunks of content ``indexed_hash``."""
+
+    @abstractmethod
+    def count(self, source: str | None = None) -> int: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def get_by_key(self, source: str, doc_id: str) -> Document:
+        return self.get(document_id(source, doc_id))
+
+
+
+def written_over(
+    current: Document | None,
+    source: str,
+    doc_id: str,
+    content: str,
+    content_type: ContentType,
+    metadata: dict[str, Any],
+) -> Document:
+    """The document after a write of this content over ``current`` (None: a new one)."""
+    digest = content_hash(content, content_type)
+    if current is None:
+        return Document(
+            id=document_id(source, doc_id), source=source, doc_id=doc_id,
+            content_type=content_type, content=content, content_hash=digest, metadata=metadata,
+        )
+    if current.content_hash == digest and current.metadata == metadata:
+        return current
+    return current.model_copy(
+        update={
+            "content_type": content_type,
+            "content": content,
+            "content_hash": digest,
+            "metadata": metadata,
+            "updated_at": utcnow(),
+        }
+    )

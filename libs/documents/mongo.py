@@ -1,0 +1,122 @@
+"""The warehouse on MongoDB: the ``documents`` collection that `sluice cdc` watches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from libs.documents.model import (
+    ConcurrentDocumentWrite,
+    ContentType,
+    Document,
+    DocumentNotFound,
+    DocumentStore,
+    WriteOutcome,
+    document_id,
+    written_over,
+)
+from schemas.job import utcnow
+from sluice.stores.mongo import MongoClients
+
+MAX_PUT_ATTEMPTS = 20
+
+
+def _to_mongo(document: Document) -> dict[str, Any]:
+    data = document.model_dump(mode="json")
+    data["_id"] = data.pop("id")
+    return data
+
+
+def _from_mongo(data: dict[str, Any]) -> Document:
+    data = dict(data)
+    data["id"] = data.pop("_id")
+    return Document.model_validate(data)
+
+
+class MongoDocumentStore(DocumentStore):
+    """The ``documents`` collection; its change stream is what `sluice cdc` watches."""
+
+    def __init__(self, url: str, database: str, collection: str = "documents") -> None:
+        self._clients = MongoClients(url)
+        self._database = database
+        self._collection_name = collection
+        self._collection.create_index(
+            [("source", ASCENDING), ("doc_id", ASCENDING)], unique=True
+        )
+
+    @property
+    def _collection(self) -> Any:
+        return self._clients.get()[self._database][self._collection_name]
+
+    def get(self, document_id: str) -> Document:
+        data = self._collection.find_one({"_id": document_id})
+        if data is None:
+            raise DocumentNotFound(document_id)
+        return _from_mongo(data)
+
+    def write(
+        self,
+        *,
+        source: str,
+        doc_id: str,
+        content: str,
+        content_type: ContentType,
+        metadata: dict[str, Any],
+    ) -> WriteOutcome:
+        key = document_id(source, doc_id)
+        for _ in range(MAX_PUT_ATTEMPTS):
+            data = self._collection.find_one({"_id": key})
+            current = _from_mongo(data) if data else None
+            new = written_over(current, source, doc_id, content, content_type, metadata)
+            changed = current is None or current.content_hash != new.content_hash
+            if new == current:
+                return WriteOutcome(new, False)
+            fields = _to_mongo(new)
+            # Bookkeeping the worker owns is never overwritten by a content write.
+            for owned in ("chunk_high_water", "chunk_count", "indexed_hash", "indexed_at"):
+                fields.pop(owned)
+            try:
+                if current is None:
+                    self._collection.insert_one(_to_mongo(new))
+                    return WriteOutcome(new, changed)
+                result = self._collection.update_one(
+                    {"_id": key, "content_hash": current.content_hash,
+                     "metadata": current.metadata},
+                    {"$set": fields},
+                )
+            except DuplicateKeyError:
+                continue  # a racing insert won; compare against it
+            if result.modified_count == 1:
+                return WriteOutcome(new, changed)
+        raise ConcurrentDocumentWrite(f"document {key} changed {MAX_PUT_ATTEMPTS} times")
+
+    def set_embed_job(self, document_id: str, job_id: str) -> None:
+        self._collection.update_one({"_id": document_id}, {"$set": {"embed_job_id": job_id}})
+
+    def remove(self, document_id: str) -> Document | None:
+        data = self._collection.find_one_and_delete({"_id": document_id})
+        return _from_mongo(data) if data else None
+
+    def raise_high_water(self, document_id: str, chunks: int) -> None:
+        self._collection.update_one(
+            {"_id": document_id}, {"$max": {"chunk_high_water": chunks}}
+        )
+
+    def mark_indexed(self, document_id: str, indexed_hash: str, chunk_count: int) -> None:
+        self._collection.update_one(
+            {"_id": document_id},
+            {"$set": {
+                "indexed_hash": indexed_hash,
+                "chunk_count": chunk_count,
+                "indexed_at": utcnow().isoformat(),
+                "chunk_high_water": chunk_count,
+            }},
+        )
+
+    def count(self, source: str | None = None) -> int:
+        return int(self._collection.count_documents({} if source is None else {"source": source}))
+
+    def close(self) -> None:
+        self._clients.close()

@@ -1,0 +1,162 @@
+"""The warehouse in embedded mode: a ``documents`` table in the job store's SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from libs.documents.model import (
+    ContentType,
+    Document,
+    DocumentNotFound,
+    DocumentStore,
+    WriteOutcome,
+    document_id,
+    written_over,
+)
+from schemas.job import utcnow
+from sluice.stores.sqlite_db import SQLiteConnections
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    chunk_high_water INTEGER NOT NULL DEFAULT 0,
+    doc TEXT NOT NULL,
+    UNIQUE (source, doc_id)
+);
+CREATE INDEX IF NOT EXISTS documents_source ON documents (source, updated_at);
+"""
+
+
+class SQLiteDocumentStore(DocumentStore):
+    """The ``documents`` table in the embedded SQLite file, shared with the job store."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = SQLiteConnections(path, SCHEMA)
+
+    def _load(self, connection: sqlite3.Connection, document_id: str) -> Document | None:
+        row = connection.execute(
+            "SELECT doc, chunk_high_water FROM documents WHERE id = ?", (document_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        document = Document.model_validate_json(row[0])
+        document.chunk_high_water = int(row[1])
+        return document
+
+    def _save(self, connection: sqlite3.Connection, document: Document) -> None:
+        connection.execute(
+            "INSERT INTO documents (id, source, doc_id, content_hash, updated_at,"
+            " chunk_high_water, doc) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET content_hash = excluded.content_hash,"
+            " updated_at = excluded.updated_at,"
+            " chunk_high_water = MAX(chunk_high_water, excluded.chunk_high_water),"
+            " doc = excluded.doc",
+            (
+                document.id, document.source, document.doc_id, document.content_hash,
+                document.updated_at.isoformat(), document.chunk_high_water,
+                document.model_dump_json(),
+            ),
+        )
+
+    def get(self, document_id: str) -> Document:
+        document = self._load(self._db.get(), document_id)
+        if document is None:
+            raise DocumentNotFound(document_id)
+        return document
+
+    def _update(self, document_id: str, change: Any) -> Document | None:
+        """Read-modify-write under SQLite's write lock (``BEGIN IMMEDIATE``)."""
+        connection = self._db.get()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            current = self._load(connection, document_id)
+            updated = change(current)
+            if updated is not None:
+                self._save(connection, updated)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return updated if updated is not None else current
+
+    def write(
+        self,
+        *,
+        source: str,
+        doc_id: str,
+        content: str,
+        content_type: ContentType,
+        metadata: dict[str, Any],
+    ) -> WriteOutcome:
+        changed: list[bool] = []
+
+        def change(current: Document | None) -> Document | None:
+            new = written_over(current, source, doc_id, content, content_type, metadata)
+            changed.append(current is None or current.content_hash != new.content_hash)
+            return None if new == current else new
+
+        document = self._update(document_id(source, doc_id), change)
+        assert document is not None
+        return WriteOutcome(document, changed[-1])
+
+    def set_embed_job(self, document_id: str, job_id: str) -> None:
+        def change(current: Document | None) -> Document | None:
+            if current is None:
+                return None
+            return current.model_copy(update={"embed_job_id": job_id})
+
+        self._update(document_id, change)
+
+    def remove(self, document_id: str) -> Document | None:
+        connection = self._db.get()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            current = self._load(connection, document_id)
+            connection.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return current
+
+    def raise_high_water(self, document_id: str, chunks: int) -> None:
+        self._db.get().execute(
+            "UPDATE documents SET chunk_high_water = MAX(chunk_high_water, ?) WHERE id = ?",
+            (chunks, document_id),
+        )
+
+    def mark_indexed(self, document_id: str, indexed_hash: str, chunk_count: int) -> None:
+        def change(current: Document | None) -> Document | None:
+            if current is None:
+                return None
+            return current.model_copy(
+                update={
+                    "indexed_hash": indexed_hash,
+                    "chunk_count": chunk_count,
+                    "indexed_at": utcnow(),
+                }
+            )
+
+        self._update(document_id, change)
+        # Only now may the high-water mark come down: the tail beyond it is gone.
+        self._db.get().execute(
+            "UPDATE documents SET chunk_high_water = ? WHERE id = ?", (chunk_count, document_id)
+        )
+
+    def count(self, source: str | None = None) -> int:
+        if source is None:
+            row = self._db.get().execute("SELECT COUNT(*) FROM documents").fetchone()
+        else:
+            row = self._db.get().execute(
+                "SELECT COUNT(*) FROM documents WHERE source = ?", (source,)
+            ).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        self._db.close()
