@@ -13,6 +13,7 @@ import email.policy
 import hashlib
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -25,6 +26,8 @@ from sluice.stores.cas import ConcurrentUpdate
 
 # Fixed namespace: document and point ids must be the same on every machine, forever.
 SLUICE_NAMESPACE = uuid.UUID("6f2d8a4e-3c1b-5e7f-9a0d-2b4c6e8f1a3d")
+# Documents per page of a listing: one query each, small enough to hold in memory.
+LIST_PAGE = 500
 
 
 class ContentType(StrEnum):
@@ -102,6 +105,16 @@ class WriteOutcome:
     changed: bool
 
 
+@dataclass(frozen=True)
+class DocumentRef:
+    """A document's identity and content hash, without its content: what a listing gives."""
+
+    id: str
+    source: str
+    doc_id: str
+    content_hash: str
+
+
 class DocumentStore(ABC):
     """Backend primitives; the rules (what counts as a change, what gets queued) are in
     :func:`put_document` and :func:`delete_document`."""
@@ -139,6 +152,28 @@ class DocumentStore(ABC):
 
     @abstractmethod
     def count(self, source: str | None = None) -> int: ...
+
+    @abstractmethod
+    def list_documents(
+        self, *, source: str | None = None, after: str | None = None, limit: int = LIST_PAGE
+    ) -> list[DocumentRef]:
+        """Up to ``limit`` documents with an id above ``after``, in id order."""
+
+    def iter_documents(
+        self, *, source: str | None = None, after: str | None = None
+    ) -> Iterator[DocumentRef]:
+        """Every document (of ``source``) past ``after``, in id order, a page at a time.
+
+        The order is stable, so a walk that stopped can resume after the last id it saw;
+        documents written during the walk are seen when their id is still ahead.
+        """
+        last = after
+        while True:
+            page = self.list_documents(source=source, after=last)
+            yield from page
+            if len(page) < LIST_PAGE:
+                return
+            last = page[-1].id
 
     @abstractmethod
     def close(self) -> None: ...

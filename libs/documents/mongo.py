@@ -8,16 +8,19 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from libs.documents.model import (
+    LIST_PAGE,
     ConcurrentDocumentWrite,
     ContentType,
     Document,
     DocumentNotFound,
+    DocumentRef,
     DocumentStore,
     WriteOutcome,
     document_id,
     written_over,
 )
 from schemas.job import utcnow
+from sluice.stores.cas import compare_and_set
 from sluice.stores.mongo import MongoClients
 
 MAX_PUT_ATTEMPTS = 20
@@ -66,31 +69,58 @@ class MongoDocumentStore(DocumentStore):
         metadata: dict[str, Any],
     ) -> WriteOutcome:
         key = document_id(source, doc_id)
-        for _ in range(MAX_PUT_ATTEMPTS):
+
+        def read() -> Document | None:
             data = self._collection.find_one({"_id": key})
-            current = _from_mongo(data) if data else None
+            return _from_mongo(data) if data else None
+
+        def change(current: Document | None) -> Document | None:
             new = written_over(current, source, doc_id, content, content_type, metadata)
-            changed = current is None or current.content_hash != new.content_hash
-            if new == current:
-                return WriteOutcome(new, False)
-            fields = _to_mongo(new)
-            # Bookkeeping the worker owns is never overwritten by a content write.
-            for owned in ("chunk_high_water", "chunk_count", "indexed_hash", "indexed_at"):
-                fields.pop(owned)
+            return None if new == current else new
+
+        def write(current: Document | None, new: Document) -> bool:
             try:
                 if current is None:
                     self._collection.insert_one(_to_mongo(new))
-                    return WriteOutcome(new, changed)
+                    return True
+                fields = _to_mongo(new)
+                # Bookkeeping the worker owns is never overwritten by a content write.
+                for owned in ("chunk_high_water", "chunk_count", "indexed_hash", "indexed_at"):
+                    fields.pop(owned)
                 result = self._collection.update_one(
                     {"_id": key, "content_hash": current.content_hash,
                      "metadata": current.metadata},
                     {"$set": fields},
                 )
             except DuplicateKeyError:
-                continue  # a racing insert won; compare against it
-            if result.modified_count == 1:
-                return WriteOutcome(new, changed)
-        raise ConcurrentDocumentWrite(f"document {key} changed {MAX_PUT_ATTEMPTS} times")
+                return False  # a racing insert won; compare against it
+            return bool(result.modified_count == 1)
+
+        swap = compare_and_set(
+            read, change, write, what=f"document {key}", attempts=MAX_PUT_ATTEMPTS,
+            conflict=ConcurrentDocumentWrite,
+        )
+        if swap.written is None:
+            assert swap.current is not None  # a new document always differs from none
+            return WriteOutcome(swap.current, False)
+        changed = swap.current is None or swap.current.content_hash != swap.written.content_hash
+        return WriteOutcome(swap.written, changed)
+
+    def list_documents(
+        self, *, source: str | None = None, after: str | None = None, limit: int = LIST_PAGE
+    ) -> list[DocumentRef]:
+        conditions: dict[str, Any] = {}
+        if after:
+            conditions["_id"] = {"$gt": after}
+        if source is not None:
+            conditions["source"] = source
+        found = self._collection.find(
+            conditions, {"source": 1, "doc_id": 1, "content_hash": 1}
+        ).sort("_id", ASCENDING).limit(limit)
+        return [
+            DocumentRef(data["_id"], data["source"], data["doc_id"], data["content_hash"])
+            for data in found
+        ]
 
     def set_embed_job(self, document_id: str, job_id: str) -> None:
         self._collection.update_one({"_id": document_id}, {"$set": {"embed_job_id": job_id}})

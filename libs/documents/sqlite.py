@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from libs.documents.model import (
+    LIST_PAGE,
     ContentType,
     Document,
     DocumentNotFound,
+    DocumentRef,
     DocumentStore,
     WriteOutcome,
     document_id,
@@ -72,17 +74,11 @@ class SQLiteDocumentStore(DocumentStore):
 
     def _update(self, document_id: str, change: Any) -> Document | None:
         """Read-modify-write under SQLite's write lock (``BEGIN IMMEDIATE``)."""
-        connection = self._db.get()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with self._db.transaction() as connection:
             current = self._load(connection, document_id)
             updated = change(current)
             if updated is not None:
                 self._save(connection, updated)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
         return updated if updated is not None else current
 
     def write(
@@ -114,16 +110,23 @@ class SQLiteDocumentStore(DocumentStore):
         self._update(document_id, change)
 
     def remove(self, document_id: str) -> Document | None:
-        connection = self._db.get()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with self._db.transaction() as connection:
             current = self._load(connection, document_id)
             connection.execute("DELETE FROM documents WHERE id = ?", (document_id,))
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
         return current
+
+    def list_documents(
+        self, *, source: str | None = None, after: str | None = None, limit: int = LIST_PAGE
+    ) -> list[DocumentRef]:
+        clauses, params = ["id > ?"], [after or ""]
+        if source is not None:
+            clauses.append("source = ?")
+            params.append(source)
+        rows = self._db.get().execute(
+            f"SELECT id, source, doc_id, content_hash FROM documents"
+            f" WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?", [*params, limit],
+        )
+        return [DocumentRef(*row) for row in rows]
 
     def raise_high_water(self, document_id: str, chunks: int) -> None:
         self._db.get().execute(

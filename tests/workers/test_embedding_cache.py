@@ -48,3 +48,25 @@ def test_a_cache_file_from_before_the_bound_is_kept_and_bounded(tmp_path: Path) 
     cache.put_many(vectors("fresh"))
     assert cache.count() == 9
     assert set(cache.get_many(["k0", "k11", "fresh"])) == {"k0", "k11", "fresh"}
+
+
+def test_an_old_cache_file_is_migrated_to_the_numbered_schema(tmp_path: Path) -> None:
+    path = tmp_path / "cache.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+    EmbeddingCache(path).close()
+    with sqlite3.connect(path) as migrated:
+        (version,) = migrated.execute("PRAGMA user_version").fetchone()
+        columns = {row[1] for row in migrated.execute("PRAGMA table_info(embeddings)")}
+    assert version == 2
+    assert "used" in columns
+
+
+def test_a_file_that_got_its_column_ad_hoc_migrates_without_a_second_one(tmp_path: Path) -> None:
+    path = tmp_path / "cache.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL,"
+                    " used INTEGER NOT NULL DEFAULT 0)")
+    cache = EmbeddingCache(path, max_entries=10)
+    cache.put_many(vectors("a"))
+    assert cache.count() == 1

@@ -21,16 +21,24 @@ from pathlib import Path
 
 import numpy as np
 
+from sluice.stores.migrations import Step, migrate
 from sluice.stores.sqlite_db import SQLiteConnections
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS embeddings (
-    key TEXT PRIMARY KEY,
-    vector BLOB NOT NULL
-);
-"""
-USE_STAMP_COLUMN = "ALTER TABLE embeddings ADD COLUMN used INTEGER NOT NULL DEFAULT 0"
-USE_STAMP_INDEX = "CREATE INDEX IF NOT EXISTS embeddings_by_use ON embeddings (used)"
+
+def _add_use_stamps(connection: sqlite3.Connection) -> None:
+    # Files from before the bound; some got the column ad hoc before migrations were numbered.
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(embeddings)")}
+    if "used" not in columns:
+        connection.execute("ALTER TABLE embeddings ADD COLUMN used INTEGER NOT NULL DEFAULT 0")
+    connection.execute("CREATE INDEX IF NOT EXISTS embeddings_by_use ON embeddings (used)")
+
+
+# The file's schema, one numbered step at a time (``PRAGMA user_version``); append only.
+MIGRATIONS: tuple[Step, ...] = (
+    "CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL)",
+    _add_use_stamps,
+)
+
 # SQLite's default limit on host parameters is 999 in old builds.
 LOOKUP_BATCH = 500
 PRUNE_TO = 0.9
@@ -38,17 +46,9 @@ PRUNE_TO = 0.9
 
 class EmbeddingCache:
     def __init__(self, path: Path, max_entries: int | None = None) -> None:
-        self._db = SQLiteConnections(path, SCHEMA)
+        self._db = SQLiteConnections(path)
         self.max_entries = max_entries
-        connection = self._db.get()
-        columns = {row[1] for row in connection.execute("PRAGMA table_info(embeddings)")}
-        if "used" not in columns:  # a cache file from before the bound
-            try:
-                connection.execute(USE_STAMP_COLUMN)
-            except sqlite3.OperationalError as exc:  # another worker process added it first
-                if "duplicate column" not in str(exc):
-                    raise
-        connection.execute(USE_STAMP_INDEX)
+        migrate(self._db.get(), MIGRATIONS)
         # Use numbers rise across processes sharing the file: microseconds since the epoch,
         # made unique within this process by a counter.
         self._stamps = itertools.count(time.time_ns() // 1000)
@@ -90,14 +90,8 @@ class EmbeddingCache:
             self.evict()
 
     def _write(self, statement: str, rows: list[tuple[object, ...]]) -> None:
-        connection = self._db.get()
-        connection.execute("BEGIN")
-        try:
+        with self._db.transaction(immediate=False) as connection:
             connection.executemany(statement, rows)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
 
     def evict(self) -> int:
         """Drop the least recently used entries down to 90% of the bound; how many went."""

@@ -1,0 +1,50 @@
+"""Numbered SQLite migrations: each step once, in order, all or nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from sluice.stores.migrations import SchemaTooNew, migrate, schema_version
+
+STEPS = (
+    "CREATE TABLE things (id TEXT PRIMARY KEY)",
+    "ALTER TABLE things ADD COLUMN size INTEGER NOT NULL DEFAULT 0",
+)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+def test_a_new_file_gets_every_step_and_their_count_as_its_version(tmp_path: Path) -> None:
+    connection = connect(tmp_path / "db")
+    assert migrate(connection, STEPS) == 2
+    assert schema_version(connection) == 2
+    connection.execute("INSERT INTO things (id, size) VALUES ('a', 3)")
+
+
+def test_a_file_of_the_old_shape_gets_only_the_missing_steps(tmp_path: Path) -> None:
+    connection = connect(tmp_path / "db")
+    migrate(connection, STEPS[:1])
+    connection.execute("INSERT INTO things (id) VALUES ('old')")
+    migrate(connection, STEPS)
+    assert connection.execute("SELECT id, size FROM things").fetchall() == [("old", 0)]
+    assert migrate(connection, STEPS) == 2  # again: nothing to do
+
+
+def test_a_failing_step_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    connection = connect(tmp_path / "db")
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(connection, (*STEPS, "ALTER TABLE nowhere ADD COLUMN x"))
+    assert schema_version(connection) == 0
+    assert connection.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+def test_a_file_from_a_newer_release_is_refused(tmp_path: Path) -> None:
+    connection = connect(tmp_path / "db")
+    migrate(connection, STEPS)
+    with pytest.raises(SchemaTooNew):
+        migrate(connection, STEPS[:1])
