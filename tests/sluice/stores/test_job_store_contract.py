@@ -6,7 +6,6 @@ import multiprocessing
 import os
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,22 +21,6 @@ from sluice.stores import (
     JobStore,
 )
 from sluice.stores.sqlite import SQLiteJobStore
-from tests.support.mongo import throwaway_database
-
-
-@pytest.fixture(params=["sqlite", "mongodb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
-    if request.param == "sqlite":
-        sqlite = SQLiteJobStore(tmp_path / "jobs.db")
-        yield sqlite
-        sqlite.close()
-        return
-    with throwaway_database() as (url, database):
-        from sluice.stores.mongo import MongoJobStore
-
-        mongo = MongoJobStore(url, database)
-        yield mongo
-        mongo.close()
 
 
 def new_job(**fields: object) -> Job:
