@@ -22,6 +22,7 @@ from libs.llm import llm_base_url
 from schemas.job import DeadReason
 from sluice.job_task import DeadLetter, Retryable
 from sluice.settings import Settings
+from sluice.settings.llm import fallback_urls
 
 # HTTP statuses that say "not now" rather than "not this request".
 TRANSIENT_STATUSES = frozenset({408, 409, 429})
@@ -81,7 +82,7 @@ BEFORE_CALL: list[BeforeCall] = []
 def endpoints(settings: Settings, model: str | None = None) -> list[Endpoint]:
     """The configured endpoint, then ``SLUICE_LLM_FALLBACK_URLS`` in order."""
     urls = [llm_base_url(settings)]
-    urls += [url.strip() for url in settings.llm_fallback_urls.split(",") if url.strip()]
+    urls += fallback_urls(settings.llm_fallback_urls)
     name = model or settings.llm_model
     return [Endpoint(url.rstrip("/"), name) for url in dict.fromkeys(urls)]
 

@@ -19,10 +19,11 @@ from celery import Celery
 from schemas.job import Job, utcnow
 from sluice.enqueue import send
 from sluice.settings import Settings
+from sluice.settings.sinks import SINK_NAMES, sink_names
 from sluice.stores import JobStore
 
 DELIVER_KIND = "sink.deliver"
-KNOWN_SINKS = ("records", "jsonl", "webhook")
+KNOWN_SINKS = SINK_NAMES
 
 
 class UnknownSink(ValueError):
@@ -30,7 +31,7 @@ class UnknownSink(ValueError):
 
 
 def configured_sinks(settings: Settings) -> list[str]:
-    names = [name.strip() for name in settings.sinks.split(",") if name.strip()]
+    names = sink_names(settings.sinks)
     unknown = [name for name in names if name not in KNOWN_SINKS]
     if unknown:
         raise UnknownSink(f"SLUICE_SINKS: unknown sink(s) {unknown}; known: {list(KNOWN_SINKS)}")

@@ -14,7 +14,6 @@ import json
 import os
 import threading
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import structlog
 
 from libs.llm.chat import Endpoint, LLMRejected, LLMUnavailable, chat
 from sluice.settings import Settings
+from sluice.settings.llm import StructuredMode as StructuredMode  # its home is the settings
 from workers.extraction.decoding_schema import strict_schema
 
 log = structlog.get_logger(__name__)
@@ -37,13 +37,6 @@ CANARY_PROMPT = "Reply with a JSON object."
 CACHE_TTL_SECONDS = 24 * 3600
 # HTTP answers that say "not now" rather than "not this option".
 _TRANSIENT_STATUSES = frozenset({None, 408, 409, 429, 502, 503, 504})
-
-
-class StructuredMode(StrEnum):
-    JSON_SCHEMA = "json_schema"  # OpenAI strict structured outputs
-    JSON_OBJECT_SCHEMA = "json_object_schema"  # llama.cpp: json_object with a schema grammar
-    JSON_OBJECT = "json_object"  # valid JSON, any shape
-    PROMPT = "prompt"  # nothing enforced: the schema is only in the prompt
 
 
 def response_format(
