@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 from celery.schedules import crontab
+from pydantic import ValidationError
 
 from cli.embedded_redis import EmbeddedRedis
 from libs.documents.warehouse import open_documents
@@ -166,9 +167,12 @@ def test_the_beat_schedule_comes_from_the_settings(batch_env: SluiceEnv) -> None
     [(_name, entry)] = schedule.items()
     assert entry["task"] == "batch.start" and entry["args"] == ["re-embed", {}]
     assert entry["schedule"] == crontab(minute="30", hour="2")
+    with pytest.raises(ValidationError, match="five fields"):  # refused at start-up
+        ScheduledBatch(transform="re-embed", cron="nightly")
+    # and by the schedule itself, for an entry that got past validation
+    unchecked = ScheduledBatch.model_construct(transform="re-embed", cron="nightly", options={})
     with pytest.raises(BadCron):
-        beat_schedule(settings.model_copy(update={
-            "batch_schedule": [ScheduledBatch(transform="re-embed", cron="nightly")]}))
+        beat_schedule(settings.model_copy(update={"batch_schedule": [unchecked]}))
     assert json.dumps(sorted(schedule))
 
 
