@@ -2,7 +2,8 @@
 
 One connection per (process, thread), WAL journal, a generous busy timeout: readers never
 block writers, and a forked Celery child never reuses its parent's connection. Connections
-run in autocommit mode; :func:`transaction` is the one way a store groups statements.
+run in autocommit mode; :func:`transaction` is the one way a store groups statements (a
+store's schema is applied in one, so a process that opens a fresh file never sees half of it).
 """
 
 from __future__ import annotations
@@ -36,6 +37,21 @@ def transaction(
     connection.execute("COMMIT")
 
 
+def statements(script: str) -> list[str]:
+    """The complete SQL statements of ``script``, for running one by one in a transaction
+    (``executescript`` would commit it half-way)."""
+    found: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement: {pending.strip()!r}")
+    return found
+
+
 class SQLiteConnections:
     def __init__(
         self, path: Path, schema: str = "", on_connect: Callable[[], None] | None = None
@@ -48,8 +64,9 @@ class SQLiteConnections:
         self._all: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         if schema:
-            with self._lock:
-                self.get().executescript(schema)
+            with self._lock, self.transaction() as connection:
+                for statement in statements(schema):
+                    connection.execute(statement)
 
     def get(self) -> sqlite3.Connection:
         if self._pid != os.getpid():  # forked: the parent's connections are not ours

@@ -48,3 +48,16 @@ def test_a_file_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     migrate(connection, STEPS)
     with pytest.raises(SchemaTooNew):
         migrate(connection, STEPS[:1])
+
+
+def test_a_schema_script_splits_into_its_statements() -> None:
+    from sluice.stores.sqlite_db import statements
+
+    script = """
+    CREATE TABLE a (x TEXT DEFAULT 'semi;colon');
+    CREATE INDEX a_x ON a (x);
+    """
+    assert statements(script) == ["CREATE TABLE a (x TEXT DEFAULT 'semi;colon');",
+                                  "CREATE INDEX a_x ON a (x);"]
+    with pytest.raises(ValueError, match="incomplete"):
+        statements("CREATE TABLE b (x")
