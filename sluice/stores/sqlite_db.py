@@ -64,7 +64,8 @@ class SQLiteConnections:
         self._all: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         if schema:
-            with self._lock, self.transaction() as connection:
+            # Deferred: on a file that has the schema already, nothing takes the write lock.
+            with self._lock, self.transaction(immediate=False) as connection:
                 for statement in statements(schema):
                     connection.execute(statement)
 
