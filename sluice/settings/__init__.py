@@ -77,14 +77,43 @@ def get_settings() -> Settings:
     return load_settings()
 
 
-def mask_url(url: str) -> str:
+# Query parameters that carry credentials in the URLs operators paste (SAS tokens, API keys).
+_SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "token", "secret", "key", "sig", "signature")
+
+
+def mask_url(url: str, *, hide_path: bool = False) -> str:
+    """``url`` fit to print: the password in its userinfo and secret-looking query values as
+    ``***``; with ``hide_path`` (webhooks carry tokens in the path) the path too.
+
+    Works on the netloc as text, so a multi-host URL (``mongodb://u:p@h1:27017,h2:27017/``)
+    is masked instead of failing to parse a port.
+    """
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    netloc = parts.netloc
+    userinfo, at, hosts = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hosts}"
+    query = "&".join(
+        f"{name}=***" if name.lower().endswith(_SECRET_QUERY_KEYS) else pair
+        for pair in parts.query.split("&") if pair
+        for name in [pair.split("=", 1)[0]]
+    )
+    path = "/***" if hide_path and parts.path not in ("", "/") else parts.path
+    if hide_path and parts.query:
+        query = "***"
+    return urlunsplit(parts._replace(netloc=netloc, path=path, query=query))
+
+
+def _is_url_setting(name: str) -> bool:
+    return name.endswith(("_url", "_urls"))
+
+
+def _mask_url_setting(name: str, url: str) -> str:
+    hide_path = "webhook" in name
+    if name.endswith("_urls"):
+        return ",".join(mask_url(item.strip(), hide_path=hide_path)
+                        for item in url.split(",") if item.strip())
+    return mask_url(url, hide_path=hide_path)
 
 
 def masked(settings: Settings) -> dict[str, Any]:
@@ -92,14 +121,15 @@ def masked(settings: Settings) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     for name, value in settings.model_dump().items():
         if isinstance(value, SecretStr):
-            value = mask_url(value.get_secret_value()) if name.endswith("_url") else "***"
+            secret = value.get_secret_value()
+            value = _mask_url_setting(name, secret) if _is_url_setting(name) else "***"
         elif isinstance(value, list) and value and isinstance(value[0], SecretStr):
             value = ["***"] * len(value)
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             # Nested models (mailboxes, schedules): JSON mode prints their secrets as ****.
             value = [item.model_dump(mode="json") for item in getattr(settings, name)]
-        elif isinstance(value, str) and name.endswith("_url"):
-            value = mask_url(value)
+        elif isinstance(value, str) and _is_url_setting(name):
+            value = _mask_url_setting(name, value)
         elif isinstance(value, Path):
             value = str(value)
         shown[f"{ENV_PREFIX}{name.upper()}"] = value

@@ -33,6 +33,21 @@ def test_masked_configuration_hides_every_secret(monkeypatch: pytest.MonkeyPatch
     assert "redis://:***@redis:6379/0" in shown
 
 
+def test_masked_configuration_hides_fallback_multi_host_and_webhook_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SLUICE_LLM_FALLBACK_URLS",
+                       "http://u:fallbackpw@a:8000/v1, http://b:8000/v1?api_key=fallbackkey")
+    monkeypatch.setenv("SLUICE_MONGODB_URL",
+                       "mongodb://app:multipw@h1:27017,h2:27017/x?replicaSet=rs0&authSource=admin")
+    monkeypatch.setenv("SLUICE_SINK_WEBHOOK_URL", "https://hooks.example.com/T0/hooktoken?sig=s1")
+    shown = str(masked(load_settings()))
+    for secret in ("fallbackpw", "fallbackkey", "multipw", "hooktoken", "s1"):
+        assert secret not in shown
+    assert "mongodb://app:***@h1:27017,h2:27017/x?replicaSet=rs0&authSource=admin" in shown
+    assert "https://hooks.example.com/***" in shown
+
+
 def test_an_unknown_sink_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLUICE_SINKS", "records, kafka")
     with pytest.raises(SettingsError, match=r"SLUICE_SINKS: .*unknown sink\(s\) \['kafka'\]"):
