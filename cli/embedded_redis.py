@@ -12,6 +12,8 @@ from pathlib import Path
 
 import redis
 
+from sluice.private_files import private_directory
+
 START_TIMEOUT_SECONDS = 15.0
 
 
@@ -50,7 +52,7 @@ class EmbeddedRedis:
 
 def start_redis(directory: Path, *, appendonly: bool = True, port: int = 0) -> EmbeddedRedis:
     directory = directory.resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    private_directory(directory)
     socket_path = directory / "redis.sock"
     socket_path.unlink(missing_ok=True)
     command = [

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from sluice.private_files import restrict_new_files
 from sluice.settings import SettingsError, get_settings, masked
 
 app = typer.Typer(
@@ -182,6 +183,7 @@ app.command(name="ask")(documents_cli.ask)
 
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    restrict_new_files()
     app(prog_name="sluice")
 
 

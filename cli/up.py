@@ -19,6 +19,7 @@ from cli.embedded_redis import EmbeddedRedis, start_redis
 from cli.local_llm import LOCAL_LLM_HOST
 from cli.supervisor import Supervisor
 from libs.llm import LOCAL_LLM_PORT
+from sluice.private_files import private_directory
 from sluice.settings import Settings
 
 READY_TIMEOUT_SECONDS = 60.0
@@ -90,7 +91,7 @@ def _wait_ready(url: str, supervisor: Supervisor) -> bool:
 
 def run_up(settings: Settings, *, demo: bool) -> int:
     data_dir = settings.data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(data_dir)
     redis: EmbeddedRedis | None = None
     broker = settings.broker_url
     if broker is None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from libs.sinks import SinkUnavailable
+from sluice.private_files import PRIVATE_FILE
 from sluice.settings import Settings
 
 
@@ -41,7 +42,9 @@ def append_record(
     )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a+b") as handle:
+        # Created private: the records are customers' data.
+        descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+        with os.fdopen(descriptor, "a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 end = _repair_torn_tail(handle)

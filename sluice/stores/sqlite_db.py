@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sluice.private_files import PRIVATE_FILE, private_directory, private_file
+
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
@@ -56,7 +58,9 @@ class SQLiteConnections:
     def __init__(
         self, path: Path, schema: str = "", on_connect: Callable[[], None] | None = None
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
+        path.touch(mode=PRIVATE_FILE, exist_ok=True)
+        private_file(path)
         self.path = path
         self._schema = schema
         self._local = threading.local()

@@ -29,6 +29,7 @@ from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 
 from libs.documents.warehouse import SLUICE_NAMESPACE
+from sluice.private_files import private_directory
 from sluice.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -115,7 +116,7 @@ class VectorIndex:
             self.client = QdrantClient(url=settings.qdrant_url, api_key=key)
         else:
             path = settings.data_dir / "qdrant"
-            path.mkdir(parents=True, exist_ok=True)
+            private_directory(path)
             try:
                 self.client = QdrantClient(path=str(path))
             except RuntimeError as exc:
