@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from schemas.job import Job
 from sluice.stores.base import JobNotFound, JobQuery, JobStore, format_time
+from sluice.stores.quarantine import UnreadableJob, job_from_document
 
 SERVER_SELECTION_TIMEOUT_MS = 5000
 
@@ -52,10 +53,10 @@ def _to_document(job: Job) -> dict[str, Any]:
     return document
 
 
-def _from_document(document: dict[str, Any]) -> Job:
+def _from_document(document: dict[str, Any]) -> Job | None:
     document = dict(document)
     document["id"] = document.pop("_id")
-    return Job.model_validate(document)
+    return job_from_document(document, job_id=str(document["id"]))
 
 
 class MongoJobStore(JobStore):
@@ -88,7 +89,10 @@ class MongoJobStore(JobStore):
         document = self._jobs.find_one({"_id": job_id})
         if document is None:
             raise JobNotFound(job_id)
-        return _from_document(document)
+        job = _from_document(document)
+        if job is None:
+            raise UnreadableJob(job_id)
+        return job
 
     def get_by_idempotency_key(self, key: str) -> Job | None:
         document = self._jobs.find_one({"idempotency_key": key})
@@ -124,24 +128,32 @@ class MongoJobStore(JobStore):
     def _find(
         self, query: JobQuery, limit: int, after: tuple[str, str] | None, oldest_first: bool
     ) -> list[Job]:
-        conditions = self._filter(query)
-        if after:
-            created, job_id = after
-            op = "$gt" if oldest_first else "$lt"
-            page = {
-                "$or": [
-                    {"created_at": {op: created}},
-                    {"created_at": created, "_id": {op: job_id}},
-                ]
-            }
-            conditions = {"$and": [conditions, page]} if conditions else page
+        base = self._filter(query)
         direction = ASCENDING if oldest_first else DESCENDING
-        documents = (
-            self._jobs.find(conditions)
-            .sort([("created_at", direction), ("_id", direction)])
-            .limit(limit)
-        )
-        return [_from_document(document) for document in documents]
+        op = "$gt" if oldest_first else "$lt"
+        jobs: list[Job] = []
+        # A quarantined document is skipped, so read on past it until the page is full.
+        while len(jobs) < limit:
+            conditions = base
+            if after:
+                created, job_id = after
+                page = {"$or": [{"created_at": {op: created}},
+                                {"created_at": created, "_id": {op: job_id}}]}
+                conditions = {"$and": [base, page]} if base else page
+            wanted = limit - len(jobs)
+            documents = list(
+                self._jobs.find(conditions)
+                .sort([("created_at", direction), ("_id", direction)])
+                .limit(wanted)
+            )
+            for document in documents:
+                job = _from_document(document)
+                if job is not None:
+                    jobs.append(job)
+                after = (str(document["created_at"]), str(document["_id"]))
+            if len(documents) < wanted:
+                break
+        return jobs
 
     def count(self, query: JobQuery) -> int:
         return self._jobs.count_documents(self._filter(query))

@@ -8,6 +8,7 @@ from typing import Any
 
 from schemas.job import Job
 from sluice.stores.base import JobNotFound, JobQuery, JobStore, format_time
+from sluice.stores.quarantine import UnreadableJob, job_from_json
 from sluice.stores.sqlite_db import SQLiteConnections
 
 SCHEMA = """
@@ -26,6 +27,11 @@ CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, id);
 CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at, id);
 CREATE INDEX IF NOT EXISTS jobs_kind_created ON jobs (kind, created_at, id);
 """
+
+
+# A field of the stored document; a row that is not valid JSON (quarantined when read)
+# has no fields, instead of failing the whole query with "malformed JSON".
+_FIELD = "CASE WHEN json_valid(doc) THEN json_extract(doc, ?) END"
 
 
 class SQLiteJobStore(JobStore):
@@ -63,7 +69,10 @@ class SQLiteJobStore(JobStore):
         row = self._db.get().execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise JobNotFound(job_id)
-        return Job.model_validate_json(row[0])
+        job = job_from_json(row[0], job_id=job_id)
+        if job is None:
+            raise UnreadableJob(job_id)
+        return job
 
     def get_by_idempotency_key(self, key: str) -> Job | None:
         row = (
@@ -71,7 +80,7 @@ class SQLiteJobStore(JobStore):
             .execute("SELECT doc FROM jobs WHERE idempotency_key = ?", (key,))
             .fetchone()
         )
-        return Job.model_validate_json(row[0]) if row else None
+        return job_from_json(row[0]) if row else None
 
     def _replace(self, job: Job, expected_version: int) -> bool:
         row = self._row(job)
@@ -96,10 +105,10 @@ class SQLiteJobStore(JobStore):
             params.append(query.reason.value)
         for path, value in query.fields:
             if value is None:
-                clauses.append("json_extract(doc, ?) IS NULL")
+                clauses.append(f"{_FIELD} IS NULL")
                 params.append(f"$.{path}")
             else:
-                clauses.append("json_extract(doc, ?) = ?")
+                clauses.append(f"{_FIELD} = ?")
                 params.extend([f"$.{path}", value])
         if query.created_before:
             clauses.append("created_at < ?")
@@ -115,17 +124,30 @@ class SQLiteJobStore(JobStore):
     def _find(
         self, query: JobQuery, limit: int, after: tuple[str, str] | None, oldest_first: bool
     ) -> list[Job]:
-        clauses, params = self._where(query)
-        if after:
-            clauses.append(f"(created_at, id) {'>' if oldest_first else '<'} (?, ?)")
-            params.extend(after)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        base_clauses, base_params = self._where(query)
         order = "ASC" if oldest_first else "DESC"
-        rows = self._db.get().execute(
-            f"SELECT doc FROM jobs {where} ORDER BY created_at {order}, id {order} LIMIT ?",
-            [*params, limit],
-        )
-        return [Job.model_validate_json(doc) for (doc,) in rows]
+        jobs: list[Job] = []
+        # A quarantined row is skipped, so read on past it until the page is full.
+        while len(jobs) < limit:
+            clauses, params = list(base_clauses), list(base_params)
+            if after:
+                clauses.append(f"(created_at, id) {'>' if oldest_first else '<'} (?, ?)")
+                params.extend(after)
+            where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+            wanted = limit - len(jobs)
+            rows = self._db.get().execute(
+                f"SELECT id, created_at, doc FROM jobs {where}"
+                f" ORDER BY created_at {order}, id {order} LIMIT ?",
+                [*params, wanted],
+            ).fetchall()
+            for job_id, created_at, doc in rows:
+                job = job_from_json(doc, job_id=job_id)
+                if job is not None:
+                    jobs.append(job)
+                after = (created_at, job_id)
+            if len(rows) < wanted:
+                break
+        return jobs
 
     def count(self, query: JobQuery) -> int:
         clauses, params = self._where(query)
@@ -137,7 +159,7 @@ class SQLiteJobStore(JobStore):
         clauses, params = self._where(query)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._db.get().execute(
-            f"SELECT json_extract(doc, ?) AS value, COUNT(*) FROM jobs {where} GROUP BY value",
+            f"SELECT {_FIELD} AS value, COUNT(*) FROM jobs {where} GROUP BY value",
             [f"$.{path}", *params],
         )
         return {None if value is None else str(value): int(n) for value, n in rows}
