@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from libs.dead_letter import actions as dead_letter
 from producers.api.auth import ApiKey
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
+from schemas.bounded_json import BoundedObject
 from schemas.job import DEAD_LETTERED, DeadReason, IllegalTransition, Job, JobPage
 from sluice.stores import ConcurrentUpdate, InvalidCursor, JobNotFound, JobQuery
 
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1/dlq", tags=["dead-letter queue"])
 
 
 class RequeueRequest(BaseModel):
-    input: dict[str, Any] | None = Field(None, description="Replaces the job's input.")
+    input: BoundedObject | None = Field(None, description="Replaces the job's input.")
     hint: str | None = Field(None, max_length=2000, description="A note for the model.")
     by: str | None = Field(None, max_length=200)
     expected_version: int | None = None
@@ -35,7 +36,7 @@ class DiscardRequest(BaseModel):
 
 
 class ResolveRequest(BaseModel):
-    record: dict[str, Any]
+    record: BoundedObject
     by: str | None = Field(None, max_length=200)
     expected_version: int | None = None
 

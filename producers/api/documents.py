@@ -27,6 +27,7 @@ from libs.documents.warehouse import (
 from producers.api.auth import ApiKey
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.rate_limit import SubmissionAllowed
+from schemas.bounded_json import BoundedObject
 from sluice.settings import Settings
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -51,7 +52,7 @@ class DocumentRequest(BaseModel):
     )
     content: str = Field(min_length=1)
     content_type: ContentType = ContentType.TEXT
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: BoundedObject = Field(default_factory=dict)
 
 
 class DocumentView(BaseModel):

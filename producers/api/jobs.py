@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from producers.api.auth import ApiKey
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.rate_limit import SubmissionAllowed
+from schemas.bounded_json import BoundedObject
 from schemas.job import IllegalTransition, Job, JobPage, JobStatus
 from sluice.enqueue import submit
 from sluice.routing import UnknownKind
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 class JobRequest(BaseModel):
     kind: str = Field(min_length=1, max_length=200, examples=["echo"])
-    input: dict[str, Any] = Field(default_factory=dict)
+    input: BoundedObject = Field(default_factory=dict)
     idempotency_key: str | None = Field(None, min_length=1, max_length=255)
 
 
