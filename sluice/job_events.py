@@ -1,11 +1,13 @@
-"""Every version of every job, published to a Redis stream per job as the store writes it.
+"""An event for every version of every job, on a Redis stream per job as the store writes it.
 
 The store calls :class:`JobEventPublisher` after each successful insert and
 compare-and-set, so ``GET /v1/jobs/{id}/events`` relays each state change as it happens
 (queued, running, retrying, running, succeeded) instead of sampling the store and folding
-what changed between two looks. Entries carry the job's version, which is the server-sent
-event id: a client that reconnects with ``Last-Event-ID: <version>`` gets every later
-version the stream still holds.
+what changed between two looks. An entry is a :class:`~schemas.job_event.JobEvent` (id,
+version, status, reason, the names of the fields that changed), never the job itself: a
+write of a large job costs the broker a few hundred bytes, and each stream is capped at
+:data:`MAX_ENTRIES`. The version is the server-sent event id: a client that reconnects
+with ``Last-Event-ID: <version>`` gets every later version the stream still holds.
 
 The store stays the truth. Publishing is best effort and off the write path (a queue and a
 thread per process): a broker that does not answer is left alone for a few seconds, and the
@@ -27,6 +29,7 @@ import redis.asyncio
 import structlog
 
 from schemas.job import Job
+from schemas.job_event import JobEvent
 from sluice.broker_redis import UnsupportedBrokerUrl, broker_url, unix_socket
 from sluice.settings import Settings
 
@@ -61,10 +64,11 @@ class JobEventPublisher:
         self._pid = -1
         self._pending: queue.SimpleQueue[tuple[str, int, str]] = queue.SimpleQueue()
 
-    def __call__(self, job: Job) -> None:
+    def __call__(self, job: Job, previous: Job | None) -> None:
         if os.getpid() != self._pid:
             self._start()
-        self._pending.put((job.id, job.version, job.model_dump_json()))
+        event = JobEvent.between(previous, job)
+        self._pending.put((job.id, job.version, event.model_dump_json()))
 
     def _start(self) -> None:
         with self._lock:
@@ -92,9 +96,9 @@ class JobEventPublisher:
     def _send(self, batch: list[tuple[str, int, str]]) -> None:
         try:
             pipe = self._client.pipeline(transaction=False)
-            for job_id, version, document in batch:
+            for job_id, version, event in batch:
                 key = events_key(job_id)
-                pipe.xadd(key, {"version": version, "job": document},
+                pipe.xadd(key, {"version": version, "event": event},
                           maxlen=MAX_ENTRIES, approximate=True)
                 pipe.expire(key, self._ttl)
             pipe.execute()
@@ -133,7 +137,7 @@ def publisher_for(settings: Settings) -> JobEventPublisher | None:
 @dataclass(frozen=True)
 class JobVersion:
     stream_id: str
-    job: Job
+    event: JobEvent
 
 
 async def read_versions(
@@ -147,7 +151,9 @@ async def read_versions(
     versions = []
     for _key, entries in reply or []:
         for entry_id, fields in entries:
-            raw = fields.get(b"job") or fields.get("job")
+            raw = fields.get(b"event") or fields.get("event")
+            if raw is None:
+                continue  # an entry of an older release, which held the whole job
             stream_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-            versions.append(JobVersion(stream_id, Job.model_validate_json(raw)))
+            versions.append(JobVersion(stream_id, JobEvent.model_validate_json(raw)))
     return versions

@@ -1,17 +1,18 @@
 """Watching a job from the API: wait for its end, or stream its state changes as SSE.
 
-``GET /v1/jobs/{id}/events`` sends the whole job at each version the store writes (event id =
-version), relayed from the job's Redis stream (:mod:`sluice.job_events`), until it is final.
-A client that reconnects with ``Last-Event-ID: <version>`` gets every later version the
+``GET /v1/jobs/{id}/events`` sends a ``job`` event at each version the store writes (event
+id = version; data = :class:`~schemas.job_event.JobEvent`: id, version, status, reason and
+the names of the fields that changed), relayed from the job's Redis stream
+(:mod:`sluice.job_events`), then one ``end`` event whose data is the whole final job. A
+client that reconnects with ``Last-Event-ID: <version>`` gets every later version the
 stream holds, from any API process. If a publish was lost or Redis fails, the store is read
-instead and versions written between two looks arrive folded into the later one: every
-event is the whole job, so no state a client acts on is lost.
+instead and versions written between two looks arrive folded into the later one (its
+``changed`` is then empty: unknown), so no state a client acts on is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -25,7 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from libs.llm.token_stream import START
 from producers.api.auth import ApiKey
 from producers.api.dependencies import SettingsDep, StoreDep
-from schemas.job import Job
+from schemas.job import TERMINAL, Job, JobStatus
+from schemas.job_event import JobEvent
 from sluice.broker_redis import UnsupportedBrokerUrl, async_redis
 from sluice.job_events import read_versions
 from sluice.settings import Settings
@@ -38,6 +40,7 @@ STREAM_WAIT_MS = 1000
 STORE_LOOK_SECONDS = 2.0
 KEEP_ALIVE_SECONDS = 15.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
 
 
 async def load(store: JobStore, job_id: str) -> Job:
@@ -72,12 +75,18 @@ def _version(last_event_id: str | None) -> int:
         ) from exc
 
 
-def _settled(job: Job) -> bool:
-    return job.terminal or job.status.value == "dead"
+def _settled(status: JobStatus) -> bool:
+    return status in TERMINAL or status is JobStatus.DEAD
 
 
-def _event(job: Job) -> str:
-    return f"id: {job.version}\nevent: job\ndata: {job.model_dump_json()}\n\n"
+def _event(event: JobEvent) -> str:
+    return f"id: {event.version}\nevent: job\ndata: {event.model_dump_json()}\n\n"
+
+
+def _looked_up(job: Job) -> JobEvent:
+    """The event for a version read from the store: what changed is not known."""
+    return JobEvent(id=job.id, version=job.version, status=job.status, reason=job.reason,
+                    updated_at=job.updated_at, changed=[])
 
 
 async def job_versions(
@@ -91,7 +100,7 @@ async def job_versions(
     first = True
     last_sent = last_store_look = time.monotonic()
     while not await request.is_disconnected():
-        candidates: list[Job] = []
+        candidates: list[JobEvent] = []
         if client is not None:
             try:
                 found = await read_versions(
@@ -101,22 +110,23 @@ async def job_versions(
                 found = []
             for version in found:
                 stream_position = version.stream_id
-                candidates.append(version.job)
+                candidates.append(version.event)
         now = time.monotonic()
         if first or client is None or (
             not candidates and now - last_store_look >= STORE_LOOK_SECONDS
         ):
-            candidates.append(await run_in_threadpool(store.get, job_id))
+            candidates.append(_looked_up(await run_in_threadpool(store.get, job_id)))
             last_store_look = now
         first = False
-        for job in candidates:
-            if job.version <= after_version:
+        for event in candidates:
+            if event.version <= after_version:
                 continue
-            after_version = job.version
+            after_version = event.version
             last_sent = time.monotonic()
-            yield _event(job)
-            if _settled(job):
-                yield f"event: end\ndata: {json.dumps({'status': job.status.value})}\n\n"
+            yield _event(event)
+            if _settled(event.status):
+                final = await run_in_threadpool(store.get, job_id)
+                yield f"event: end\ndata: {final.model_dump_json()}\n\n"
                 return
         if time.monotonic() - last_sent > KEEP_ALIVE_SECONDS:
             last_sent = time.monotonic()

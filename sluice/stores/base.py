@@ -90,7 +90,8 @@ def format_time(moment: datetime) -> str:
 
 
 Mutation = Callable[[Job], Job | None]
-Observer = Callable[[Job], None]
+# Called with each version written and the version it replaced (None for a new job).
+Observer = Callable[[Job, Job | None], None]
 
 
 class JobStore(ABC):
@@ -100,10 +101,10 @@ class JobStore(ABC):
         """Call ``observer`` with each version this store writes (after the write)."""
         self._observers = (*self._observers, observer)
 
-    def _written(self, job: Job) -> None:
+    def _written(self, job: Job, previous: Job | None) -> None:
         for observer in self._observers:
             try:
-                observer(job)
+                observer(job, previous)
             except Exception as exc:  # an observer never undoes or fails a write
                 log.warning("job store observer failed", job_id=job.id, error=str(exc))
 
@@ -158,7 +159,7 @@ class JobStore(ABC):
     def create(self, job: Job) -> tuple[Job, bool]:
         """Store a new job; with a known idempotency key return the existing one instead."""
         if self._insert(job):
-            self._written(job)
+            self._written(job, None)
             return job, True
         assert job.idempotency_key is not None
         existing = self.get_by_idempotency_key(job.idempotency_key)
@@ -190,7 +191,7 @@ class JobStore(ABC):
         )
         if swap.written is None:
             return swap.current
-        self._written(swap.written)
+        self._written(swap.written, swap.current)
         return swap.written
 
     def transition(

@@ -64,3 +64,20 @@ def test_without_the_stream_the_store_still_brings_the_final_state(
         again = watch(api.url, sluice_env, job.id)
         assert [e.data["status"] for e in again if e.event == "job"] == ["succeeded"]
         assert again[-1].event == "end"
+
+
+def test_the_broker_holds_small_events_and_the_end_event_the_whole_job(
+    sluice_env: SluiceEnv,
+) -> None:
+    big = "x" * 200_000
+    with LiveAPI(create_app(sluice_env.settings)) as api:
+        job, _ = submit("echo", {"payload": big}, store=sluice_env.store,
+                        celery=sluice_env.celery, settings=sluice_env.settings)
+        sluice_env.worker()
+        received = watch(api.url, sluice_env, job.id)
+
+    entries = broker_redis(sluice_env.settings).xrange(events_key(job.id))
+    assert entries and all(len(b"".join(fields.values())) < 1000 for _, fields in entries)
+    changes = [e.data for e in received if e.event == "job"]
+    assert changes[-1]["status"] == "succeeded" and "result" in changes[-1]["changed"]
+    assert received[-1].event == "end" and received[-1].data["result"] == {"payload": big}

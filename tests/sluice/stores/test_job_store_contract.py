@@ -224,7 +224,7 @@ def test_count_by_groups_matching_jobs_by_a_field(store: JobStore) -> None:
 
 def test_observers_see_each_written_version_and_nothing_refused(store: JobStore) -> None:
     seen: list[tuple[int, JobStatus]] = []
-    store.observe(lambda job: seen.append((job.version, job.status)))
+    store.observe(lambda job, previous: seen.append((job.version, job.status)))
     job, _ = store.create(new_job(idempotency_key="watched"))
     store.create(new_job(idempotency_key="watched"))  # the existing job: nothing written
     store.transition(job.id, JobStatus.RUNNING)
@@ -238,7 +238,7 @@ def test_observers_see_each_written_version_and_nothing_refused(store: JobStore)
 
 
 def test_a_failing_observer_never_fails_the_write(store: JobStore) -> None:
-    def broken(job: Job) -> None:
+    def broken(job: Job, previous: Job | None) -> None:
         raise RuntimeError("the broker is gone")
 
     store.observe(broken)

@@ -1,0 +1,39 @@
+"""A job event: what one new version of a job changed, small enough for the broker.
+
+The store publishes one per version it writes (``sluice.job_events``); the API relays them
+as server-sent events. It names the fields that changed, never their values: a reader
+that needs the job reads it from the store, and an input of megabytes is never copied to
+the broker at every write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from schemas.job import DeadReason, Job, JobStatus
+
+# Fields every version changes: naming them in `changed` would say nothing.
+_ALWAYS_CHANGED = frozenset({"version", "updated_at"})
+
+
+class JobEvent(BaseModel):
+    id: str
+    version: int
+    status: JobStatus
+    reason: DeadReason | None = None
+    updated_at: datetime
+    changed: list[str]
+
+    @classmethod
+    def between(cls, previous: Job | None, job: Job) -> JobEvent:
+        """The event for ``job`` written over ``previous`` (None: the job was created)."""
+        if previous is None:
+            changed = ["created"]
+        else:
+            changed = [name for name in type(job).model_fields
+                       if name not in _ALWAYS_CHANGED
+                       and getattr(job, name) != getattr(previous, name)]
+        return cls(id=job.id, version=job.version, status=job.status, reason=job.reason,
+                   updated_at=job.updated_at, changed=changed)
