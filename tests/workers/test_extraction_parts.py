@@ -161,7 +161,7 @@ def test_a_document_cannot_close_its_own_fence() -> None:
 
 
 def test_the_email_producers_input_is_dated_by_its_parsed_headers() -> None:
-    from workers.extraction.job_input import ExtractInput
+    from schemas.inputs.extract import ExtractInput
 
     request = ExtractInput.model_validate({
         "schema": "support_ticket", "text": TICKET_TEXT, "source": "email",

@@ -35,7 +35,7 @@ from workers.extraction.email_source import (
     from_text,
 )
 from workers.extraction.grounding import grounding_context
-from workers.extraction.job_input import ExtractInput
+from schemas.inputs.extract import ExtractInput
 from workers.extraction.probe import StructuredMode, endpoint_mode, response_format
 from workers.extraction.prompts import (
     Message,
