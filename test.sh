@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up everything the tests need on a fresh machine and runs them: lint, types, pytest.
+# Sets up everything the tests need on a fresh machine and runs them: lint, types, layers,
+# pytest.
 # Usage: ./test.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,4 +12,5 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 ruff check .
 mypy
+lint-imports  # the layers contract in pyproject.toml: imports point down only
 python -m pytest -p no:cacheprovider "$@"

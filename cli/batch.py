@@ -169,8 +169,8 @@ def transforms() -> None:
 def beat() -> None:
     """Run Celery beat: mailbox polls and the batch schedule (SLUICE_BATCH_SCHEDULE)."""
     from cli.main import _settings_or_exit
+    from cli.worker_app import app as celery_app
     from producers.batch.schedule import BadCron, beat_schedule
-    from sluice.celery_app import app as celery_app
     from sluice.logs import configure_logging
 
     settings = _settings_or_exit()

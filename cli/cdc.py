@@ -23,6 +23,7 @@ def cdc(ctx: typer.Context) -> None:
     from producers.cdc.watcher import watch
     from producers.state_store import open_state_store
     from sluice.celery_app import create_celery_app
+    from sluice.kinds import loaded_kinds
     from sluice.logs import configure_logging
     from sluice.stores import open_store
 
@@ -35,7 +36,8 @@ def cdc(ctx: typer.Context) -> None:
         from prometheus_client import start_http_server
 
         start_http_server(settings.cdc_metrics_port, addr=settings.api_host)
-    consumer = ChangeConsumer(store=open_store(settings), celery=create_celery_app(settings),
+    celery = create_celery_app(settings, loaded_kinds())
+    consumer = ChangeConsumer(store=open_store(settings), celery=celery,
                               settings=settings, tokens=ResumeTokens(open_state_store(settings)))
 
     async def main() -> None:

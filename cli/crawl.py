@@ -30,13 +30,15 @@ def crawl(
     from producers.state_store import open_state_store
     from sluice.broker_redis import broker_redis
     from sluice.celery_app import create_celery_app
+    from sluice.kinds import loaded_kinds
     from sluice.stores import open_store
 
     if scope not in ("site", "any"):
         raise typer.BadParameter("--scope must be site or any")
     settings = _settings_or_exit()
     store = open_store(settings)
-    frontier = Frontier(store=store, celery=create_celery_app(settings), settings=settings,
+    celery = create_celery_app(settings, loaded_kinds())
+    frontier = Frontier(store=store, celery=celery, settings=settings,
                         redis_client=broker_redis(settings))
     try:
         spec = frontier.start(open_state_store(settings), urls, max_depth=depth,

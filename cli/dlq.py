@@ -18,7 +18,7 @@ def _client() -> Any:
     from cli.client import api_client
     from cli.main import _settings_or_exit
 
-    return api_client(_settings_or_exit())
+    return api_client(_settings_or_exit(kinds=False))
 
 
 def _json_option(value: str | None, name: str) -> Any:

@@ -56,6 +56,6 @@ def flower(
     except FlowerWithoutCredentials as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    from sluice.celery_app import app as celery_app
+    from cli.worker_app import app as celery_app
 
     celery_app.start(argv=flower_argv(settings, host, port))

@@ -1,6 +1,9 @@
 """``sluice``: run the system, submit jobs, inspect them.
 
-The CLI is the composition root: the one module that starts every other part by name.
+The CLI is the composition root: the one module that starts every other part by name. Each
+command loads the kind table (:mod:`cli.kinds`) before it builds anything that submits or
+routes jobs; ``sluice worker`` loads it through :mod:`cli.worker_app`, after pointing
+prometheus-client at its multiprocess folder.
 """
 
 from __future__ import annotations
@@ -25,18 +28,24 @@ app = typer.Typer(
 console = Console()
 
 
-def _settings_or_exit() -> Any:
+def _settings_or_exit(*, kinds: bool = True) -> Any:
+    """The settings, with the kind table loaded into this process unless ``kinds`` is off."""
     try:
-        return get_settings()
+        settings = get_settings()
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if kinds:
+        from cli.kinds import load_kinds
+
+        load_kinds(settings)
+    return settings
 
 
 @app.command()
 def config() -> None:
     """Print the effective configuration, secrets masked."""
-    settings = _settings_or_exit()
+    settings = _settings_or_exit(kinds=False)
     for name, value in masked(settings).items():
         typer.echo(f"{name}={json.dumps(value) if not isinstance(value, str) else value}")
 
@@ -54,7 +63,7 @@ def up(
     """
     from cli.up import run_up
 
-    raise typer.Exit(run_up(_settings_or_exit(), demo=demo))
+    raise typer.Exit(run_up(_settings_or_exit(kinds=False), demo=demo))
 
 
 @app.command()
@@ -67,14 +76,14 @@ def worker(
     name: Annotated[str, typer.Option(help="Worker node name.")] = "sluice@%h",
 ) -> None:
     """Start a Celery worker; refuses to start with options that could lose work."""
-    settings = _settings_or_exit()
+    settings = _settings_or_exit(kinds=False)
     import socket
 
     from sluice.multiprocess_metrics import use_multiprocess_dir
 
     # Before prometheus-client is imported: prefork children then count into shared files.
     use_multiprocess_dir(settings, name.replace("%h", socket.gethostname()))
-    from sluice.celery_app import app as celery_app
+    from cli.worker_app import app as celery_app
     from sluice.logs import configure_logging
 
     configure_logging(settings)
@@ -123,7 +132,7 @@ def submit(
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--input is not JSON: {exc}") from None
     body = {"kind": kind, "input": payload, "idempotency_key": idempotency_key}
-    settings = _settings_or_exit()
+    settings = _settings_or_exit(kinds=False)
     with api_client(settings) as client:
         job = checked(client.post("/v1/jobs", json=body))
         if wait:
@@ -138,7 +147,7 @@ def status(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """Print a job as the API has it."""
     from cli.client import api_client, checked
 
-    with api_client(_settings_or_exit()) as client:
+    with api_client(_settings_or_exit(kinds=False)) as client:
         console.print_json(data=checked(client.get(f"/v1/jobs/{job_id}")))
 
 

@@ -31,9 +31,9 @@ def switch(
     """Point SLUICE_QDRANT_COLLECTION at COLLECTION in one atomic alias update."""
     from cli.client import SETTLED_STATUSES
     from cli.main import _settings_or_exit
+    from cli.worker_app import app as celery_app
     from producers.batch.transforms import SWITCH_ALIAS_KIND
     from schemas.job import Job, JobStatus
-    from sluice.celery_app import app as celery_app
     from sluice.enqueue import send
     from sluice.stores import open_store
 

@@ -1,31 +1,13 @@
-"""Sluice's kernel: settings, the Celery app and its routing, the job store, enqueueing,
-and the task wrapper that counts deliveries. Everything else is private to its package."""
+"""Sluice's kernel: the job runtime. It imports nothing here, so importing one kernel module
+never drags in the rest (``sluice worker`` must point prometheus-client at its multiprocess
+folder before any instrument exists). The public surface, by module:
 
-from schemas.job import DeadReason, IllegalTransition, Job, JobStatus
-from sluice.enqueue import submit
-from sluice.job_task import DeadLetter, JobContext, Retryable, job_task
-from sluice.routing import ROUTES, Queue, Route
-from sluice.settings import Settings, SettingsError, get_settings
-from sluice.stores import JobQuery, JobStore, get_store, open_store
-
-__all__ = [
-    "ROUTES",
-    "DeadLetter",
-    "DeadReason",
-    "IllegalTransition",
-    "Job",
-    "JobContext",
-    "JobQuery",
-    "JobStatus",
-    "JobStore",
-    "Queue",
-    "Retryable",
-    "Route",
-    "Settings",
-    "SettingsError",
-    "get_settings",
-    "get_store",
-    "job_task",
-    "open_store",
-    "submit",
-]
+- ``sluice.settings``: ``Settings``, ``get_settings``, ``SettingsError``
+- ``sluice.errors``: ``Retryable``, ``DeadLetter``, ``UnknownKind``, ``JobNotFound``, ...
+- ``sluice.kinds``: ``KindSpec``, ``RetryPolicy``, ``Queue``, ``KindTable``, ``load_kinds``
+- ``sluice.job_task``: ``job_task``, ``JobContext``
+- ``sluice.enqueue``: ``submit``, ``send``
+- ``sluice.stores``: ``JobStore``, ``JobQuery``, ``get_store``, ``open_store``
+- ``sluice.celery_app``: ``create_celery_app`` (the composition root builds the app)
+- ``schemas.job``: ``Job``, ``JobStatus``, ``DeadReason``, ``IllegalTransition``
+"""

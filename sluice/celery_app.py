@@ -1,7 +1,9 @@
-"""The Celery app: queue topology, delivery baseline, and the worker's start-up checks.
+"""The Celery app factory: queue topology, delivery baseline, and the worker's start-up checks.
 
-Start a worker with ``sluice worker`` (or ``celery -A sluice.celery_app worker``; the same
-checks run either way, as a bootstep).
+No app is built at import time. The composition root builds one from the settings and the
+kind table (``cli.worker_app``: ``celery -A cli.worker_app worker`` or ``sluice worker``;
+the same checks run either way, as a bootstep). Task code reaches the app it runs in
+through :attr:`sluice.job_task.JobContext.celery`.
 """
 
 from __future__ import annotations
@@ -13,18 +15,16 @@ from kombu import Exchange  # type: ignore[attr-defined]
 from kombu import Queue as KombuQueue  # type: ignore[attr-defined]
 
 from sluice.broker_redis import broker_url
-from sluice.metrics import WorkerMetricsExporter
-from sluice.routing import TASK_MODULES, Queue, all_routes
+from sluice.errors import UnsafeWorkerConfiguration as UnsafeWorkerConfiguration
+from sluice.kinds import KindTable, Queue
+from sluice.recovery import recover
 from sluice.settings import Settings, get_settings
 from sluice.visibility import check_time_limits
+from sluice.worker_metrics import WorkerMetricsExporter
 
 # Queues whose tasks run long: one message prefetched per process, never more.
 LONG_TASK_QUEUES = frozenset({Queue.CPU.value, Queue.GPU.value})
 MAX_RECOVERY_INTERVAL_SECONDS = 10.0
-
-
-class UnsafeWorkerConfiguration(Exception):
-    """The worker would lose or duplicate work with these options; it refuses to start."""
 
 
 def _kombu_queue(name: str) -> Any:
@@ -42,9 +42,12 @@ def broker_transport_options(settings: Settings) -> dict[str, float]:
     }
 
 
-def create_celery_app(settings: Settings) -> Celery:
-    app = Celery("sluice", broker=broker_url(settings), include=[*TASK_MODULES, *settings.plugins])
-    routes = all_routes(settings.plugins)
+def create_celery_app(settings: Settings, kinds: KindTable | None = None) -> Celery:
+    """An app that runs and routes the kinds of ``kinds``; without a table, an app that only
+    sends (:func:`sluice.enqueue.send` names each message's queue itself)."""
+    modules = list(kinds.modules) if kinds is not None else []
+    routes = kinds.task_routes() if kinds is not None else {}
+    app = Celery("sluice", broker=broker_url(settings), include=modules)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -63,7 +66,7 @@ def create_celery_app(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         task_queues=[_kombu_queue(queue.value) for queue in Queue],
         task_default_queue=Queue.CPU.value,
-        task_routes={name: {"queue": route.queue.value} for name, route in routes.items()},
+        task_routes=routes,
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
@@ -113,14 +116,12 @@ class StrandedJobRecovery(bootsteps.StartStopStep):  # type: ignore[misc]
         self._timer_entry: Any = None
 
     def start(self, worker: Any) -> None:
-        from sluice.recovery import recover
-
         interval = min(MAX_RECOVERY_INTERVAL_SECONDS, get_settings().stranded_after_seconds)
-        self._timer_entry = worker.timer.call_repeatedly(interval, recover, (), priority=10)
+        self._timer_entry = worker.timer.call_repeatedly(
+            interval, recover, (None, worker.app), priority=10
+        )
 
     def stop(self, worker: Any) -> None:
         if self._timer_entry is not None:
             self._timer_entry.cancel()
 
-
-app = create_celery_app(get_settings())

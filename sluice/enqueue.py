@@ -1,4 +1,8 @@
-"""Turning a request into a stored job and a broker message carrying only its id."""
+"""Turning a request into a stored job and a broker message carrying only its id.
+
+The kind is checked against the kind table (by default the one the composition root
+loaded into this process, :func:`sluice.kinds.loaded_kinds`), which also names its queue.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from schemas.job import Job, utcnow
-from sluice.routing import UnknownKind, route_for, submittable_kinds
+from sluice.errors import UnknownKind
+from sluice.kinds import KindTable, loaded_kinds
 from sluice.settings import Settings
 from sluice.stores.base import JobStore
 from sluice.visibility import check_countdown
@@ -29,6 +34,7 @@ def submit(
     redriven_from: str | None = None,
     countdown: float | None = None,
     api_key_id: str | None = None,
+    kinds: KindTable | None = None,
 ) -> tuple[Job, bool]:
     """Store a job and send its message; returns (job, created).
 
@@ -36,8 +42,10 @@ def submit(
     If the broker is down the job stays ``queued`` with no ``sent_at``, and a worker's
     stranded-job recovery sends it later: a stored job is never lost.
     """
-    if kind not in submittable_kinds(settings.plugins):
-        raise UnknownKind(kind, submittable_kinds(settings.plugins))
+    kinds = kinds if kinds is not None else loaded_kinds()
+    spec = kinds.spec(kind)
+    if not spec.submittable:
+        raise UnknownKind(kind, kinds.submittable())
     check_countdown(settings, countdown)
     job = Job(
         kind=kind,
@@ -50,9 +58,9 @@ def submit(
     )
     job, created = store.create(job)
     if created:
-        job = send(job, store=store, celery=celery, settings=settings, countdown=countdown)
-        log.info("job submitted", job_id=job.id, kind=kind,
-                 queue=route_for(kind, settings.plugins).queue.value, attempt=0)
+        job = send(job, store=store, celery=celery, settings=settings, countdown=countdown,
+                   kinds=kinds)
+        log.info("job submitted", job_id=job.id, kind=kind, queue=spec.queue.value, attempt=0)
     return job, created
 
 
@@ -63,10 +71,11 @@ def send(
     celery: Celery,
     settings: Settings,
     countdown: float | None = None,
+    kinds: KindTable | None = None,
 ) -> Job:
     """Publish the job's message and record that the broker took it."""
     assert job.task_id is not None
-    queue = route_for(job.kind, settings.plugins).queue
+    queue = (kinds if kinds is not None else loaded_kinds()).spec(job.kind).queue
     try:
         celery.send_task(
             job.kind,

@@ -1,15 +1,18 @@
 """How a job kind's code runs inside Celery: count the delivery, run, record the outcome.
 
-Task code is a plain function of a :class:`JobContext` registered with :func:`job_task`.
+Task code is a plain function of a :class:`JobContext` registered with :func:`job_task`,
+which also declares the kind (queue, retry policy, input model; see :mod:`sluice.kinds`).
 It returns the result, or raises :class:`Retryable` for a transient fault (retried by
-Celery with jittered exponential backoff, bounded by ``max_retries``) or
+Celery with jittered exponential backoff, bounded by the kind's :class:`RetryPolicy`) or
 :class:`DeadLetter` to send the job to the dead-letter queue with a reason. Any other
 exception is a bug or bad input: the job goes to ``dead/non_retryable`` with the error.
+
+Task code reaches the Celery app in one place, :attr:`JobContext.celery` (the running
+task's own app), and sends follow-up jobs with :meth:`JobContext.enqueue`.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,35 +20,32 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
-from celery import Task, shared_task
+from celery import Celery, Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from pydantic import BaseModel
 
 from schemas.job import DeadReason, Job, JobStatus, TraceStep, check_transition, utcnow
+from sluice import instruments
+from sluice.enqueue import submit
+from sluice.errors import DeadLetter, JobNotFound, Retryable
+from sluice.kinds import KindSpec, Queue, RetryPolicy, declare, retry_countdown
 from sluice.settings import Settings, get_settings
-from sluice.stores import JobNotFound, JobStore, get_store
+from sluice.stores import JobStore, get_store
 from sluice.visibility import check_countdown
 
 log = structlog.get_logger(__name__)
 
-
-class Retryable(Exception):
-    """A transient fault (timeout, connection refused, 429, 5xx): try again later."""
-
-    def __init__(self, message: str, *, countdown: float | None = None, wait: bool = False) -> None:
-        super().__init__(message)
-        self.countdown = countdown
-        # A wait (an LLM budget window, the kill switch) is not a fault: the job waits as
-        # long as it takes, and the wait never counts toward max_retries.
-        self.wait = wait
-
-
-class DeadLetter(Exception):
-    """Stop here: the job goes to the dead-letter queue with ``reason``."""
-
-    def __init__(self, reason: DeadReason, message: str, **fields: Any) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.fields = fields
+__all__ = [
+    "DeadLetter",
+    "JobContext",
+    "JobTask",
+    "Queue",
+    "RetryPolicy",
+    "Retryable",
+    "end_killed_job",
+    "job_task",
+    "retry_countdown",
+]
 
 
 @dataclass
@@ -55,7 +55,20 @@ class JobContext:
     settings: Settings
     retries: int
     retry_limit: int
+    celery: Celery
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     trace: list[TraceStep] = field(default_factory=list)
+
+    @property
+    def final_try(self) -> bool:
+        """Whether a transient fault now would end the job: the kernel would give up."""
+        return self.retry.gives_up(self.retries, self.job.waits, self.retry_limit)
+
+    def enqueue(self, kind: str, input: dict[str, Any], **options: Any) -> tuple[Job, bool]:
+        """Store and send a follow-up job through this task's own app; see
+        :func:`sluice.enqueue.submit` for ``options``."""
+        return submit(kind, input, store=self.store, celery=self.celery,
+                      settings=self.settings, **options)
 
     @contextmanager
     def step(self, name: str, **attrs: Any) -> Iterator[dict[str, Any]]:
@@ -76,27 +89,20 @@ JobHandler = Callable[[JobContext], Any]
 H = TypeVar("H", bound=JobHandler)
 
 
-def retry_countdown(settings: Settings, retries: int) -> float:
-    """Exponential backoff with equal jitter: a herd of retries spreads out, yet none
-    comes back sooner than half the nominal delay."""
-    ceiling = min(settings.retry_backoff_max_seconds, settings.retry_backoff_seconds * 2**retries)
-    return random.uniform(ceiling / 2, ceiling)
-
-
 class JobTask(Task):  # type: ignore[misc]
     """Celery task base for job kinds; ``handler`` is the kind's code."""
 
     acks_late = True
     reject_on_worker_lost = True
     ignore_result = True
-    # The bound is the setting named here, enforced in _retry_or_give_up; Celery's own
+    # The bound is the kind's RetryPolicy, enforced in _retry_or_give_up; Celery's own
     # default (3) would otherwise raise MaxRetriesExceededError before ours is reached.
     max_retries = None
-    retry_limit_setting = "max_retries"
     handler: JobHandler
+    spec: KindSpec
 
     def retry_limit(self, settings: Settings) -> int:
-        return int(getattr(settings, self.retry_limit_setting))
+        return self.spec.retry.limit_for(settings)
 
     def run_job(self, job_id: str) -> None:
         settings = get_settings()
@@ -119,7 +125,8 @@ class JobTask(Task):  # type: ignore[misc]
         job = decision.job
         bound = bound.bind(delivery=job.deliveries, retries=self.request.retries)
         context = JobContext(job=job, store=store, settings=settings, retries=self.request.retries,
-                             retry_limit=self.retry_limit(settings))
+                             retry_limit=self.retry_limit(settings), celery=self.app,
+                             retry=self.spec.retry)
         # Every line logged while the job runs (ours, the handler's, libraries') says which
         # job, kind, queue and attempt (the delivery number: a redelivery is a new attempt).
         structlog.contextvars.bind_contextvars(
@@ -140,6 +147,9 @@ class JobTask(Task):  # type: ignore[misc]
             )
             bound.warning("job dead-lettered", reason=exc.reason, error=str(exc))
         except Exception as exc:  # a bug or bad input: keep it for a person, never drop it
+            if self.spec.retry.is_transient(exc):
+                self._retry_or_give_up(store, settings, job, context, exc, bound)
+                return
             store.transition(
                 job_id, JobStatus.DEAD, reason=DeadReason.NON_RETRYABLE,
                 error=f"{type(exc).__name__}: {exc}", trace=context.trace,
@@ -169,7 +179,9 @@ class JobTask(Task):  # type: ignore[misc]
     ) -> None:
         error = str(exc) or type(exc).__name__
         waiting = bool(getattr(exc, "wait", False))
-        if not waiting and self.request.retries - job.waits >= self.retry_limit(settings):
+        policy = self.spec.retry
+        if policy.gives_up(self.request.retries, job.waits, self.retry_limit(settings),
+                           waiting=waiting):
             store.transition(
                 job.id, JobStatus.DEAD, reason=DeadReason.EXHAUSTED,
                 error=f"gave up after {self.request.retries} retries: {error}",
@@ -208,34 +220,45 @@ def end_killed_job(
         job.finished_at = utcnow()
         return job
 
-    # Imported here: the CLI imports this module before `sluice worker` points
-    # prometheus-client at its multiprocess folder, which must happen first.
-    from sluice import metrics
-
     try:
         job = store.mutate(job_id, change)
     except JobNotFound:
         return
     if job.reason is DeadReason.WORKER_LOST and job.error == error:
-        metrics.count_dead_letter(kind, DeadReason.WORKER_LOST)
+        instruments.count_dead_letter(kind, DeadReason.WORKER_LOST)
         log.error("job dead-lettered", job_id=job_id, kind=kind,
                   reason=DeadReason.WORKER_LOST, error=error)
 
 
-def job_task(kind: str, **options: Any) -> Callable[[H], H]:
-    """Register ``handler`` as the code of job kind ``kind`` (the Celery task name).
+def job_task(
+    kind: str,
+    *,
+    queue: Queue | str | None = None,
+    input_model: type[BaseModel] | None = None,
+    internal: bool = False,
+    retry: RetryPolicy | None = None,
+    **options: Any,
+) -> Callable[[H], H]:
+    """Declare job kind ``kind`` and register ``handler`` as its code (the Celery task name).
 
-    ``options`` are Celery task options, plus ``retry_limit_setting``: the setting that
-    bounds this kind's retries (default ``max_retries``).
+    ``queue`` routes it (default ``cpu``), ``input_model`` (from ``schemas/``) is its typed
+    input, ``internal`` keeps clients from submitting it, ``retry`` bounds its transient
+    faults (default: ``SLUICE_MAX_RETRIES``, waits not counted). ``options`` are Celery
+    task options.
     """
+    spec = KindSpec(kind, Queue(queue or Queue.CPU), module="", internal=internal,
+                    retry=retry or RetryPolicy(), input_model=input_model)
 
     def register(handler: H) -> H:
+        declared = declare(KindSpec(spec.name, spec.queue, module=handler.__module__,
+                                    internal=spec.internal, retry=spec.retry,
+                                    input_model=spec.input_model))
+
         def run(self: JobTask, job_id: str) -> None:
             self.run_job(job_id)
 
-        shared_task(name=kind, base=JobTask, bind=True, handler=staticmethod(handler), **options)(
-            run
-        )
+        shared_task(name=kind, base=JobTask, bind=True, handler=staticmethod(handler),
+                    spec=declared, **options)(run)
         return handler
 
     return register

@@ -16,8 +16,9 @@ that any copy of the old message, if it ever arrives, is stale and dropped on de
   nothing could record it. The re-sent message counts as a delivery,
   so a job that keeps getting abandoned still ends ``dead/poison``.
 
-Every worker runs this on a timer (``StrandedJobRecovery`` in ``sluice.celery_app``);
-compare-and-set makes concurrent runs harmless.
+Every worker runs this on a timer (``StrandedJobRecovery`` in ``sluice.celery_app``, with
+the worker's own app); compare-and-set makes concurrent runs harmless. Kinds are routed by
+the table the composition root loaded (:func:`sluice.kinds.loaded_kinds`).
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ import structlog
 from celery import Celery
 
 from schemas.job import Job, JobStatus
+from sluice.broker_queues import oldest_message_age
+from sluice.broker_redis import broker_redis
 from sluice.enqueue import send
-from sluice.routing import UnknownKind, route_for
+from sluice.errors import UnknownKind
+from sluice.kinds import loaded_kinds
 from sluice.settings import Settings, get_settings
 from sluice.stores import JobStore, get_store
 
@@ -56,14 +60,9 @@ def _take_over(
     return job if job.task_id == new_task_id else None
 
 
-def recover(
-    store: JobStore | None = None, celery: Celery | None = None, settings: Settings | None = None
-) -> int:
+def recover(store: JobStore | None, celery: Celery, settings: Settings | None = None) -> int:
     """Re-send every stranded, undelivered or abandoned job; returns how many were sent."""
-    from sluice.celery_app import app
-
     store = store or get_store()
-    celery = celery or app
     settings = settings or get_settings()
     stranded_after = timedelta(seconds=settings.stranded_after_seconds)
     quiet_for = timedelta(seconds=settings.visibility_timeout) + stranded_after
@@ -89,15 +88,12 @@ def _resend_undelivered(
     candidates = [job for job in store.undelivered(quiet_for) if job.sent_at is not None]
     if not candidates:
         return 0
-    from sluice.broker_redis import broker_redis
-    from sluice.metrics import oldest_message_age
-
     client = broker_redis(settings)
     waiting_since: dict[str, float] = {}  # queue -> publish time of its oldest message
     resent = 0
     for found in candidates:
         try:
-            queue = route_for(found.kind, settings.plugins).queue
+            queue = loaded_kinds().spec(found.kind).queue
         except UnknownKind:
             continue  # its plugin was removed: sending it again could not work either
         if queue not in waiting_since:

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sluice.errors import CountdownTooLong as CountdownTooLong  # its old home
 from sluice.settings import ENV_PREFIX, Settings
 
 
 class VisibilityTimeoutTooShort(Exception):
     """A hard time limit reaches past the broker's visibility timeout."""
-
-
-class CountdownTooLong(ValueError):
-    """A countdown or ETA the broker would redeliver before it is due."""
 
 
 def check_time_limits(settings: Settings, task_time_limits: Iterable[float | None]) -> None:

@@ -16,6 +16,7 @@ from celery import Celery
 from fastapi.testclient import TestClient
 
 from cli.embedded_redis import EmbeddedRedis, start_redis
+from cli.kinds import load_kinds
 from sluice.celery_app import create_celery_app
 from sluice.settings import Settings, load_settings
 from sluice.stores import JobStore, open_store
@@ -84,10 +85,12 @@ def make_env(tmp: Path, broker_url: str, **overrides: Any) -> SluiceEnv:
         "PYTHONPATH": str(REPO_ROOT),
     }
     settings = load_settings(**values)
+    # As the composition root does in every process: the kinds of these settings' plugins.
+    kinds = load_kinds(settings)
     return SluiceEnv(
         settings=settings,
         env=env,
-        celery=create_celery_app(settings),
+        celery=create_celery_app(settings, kinds),
         store=open_store(settings),
         tmp=tmp,
     )

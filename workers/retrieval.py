@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.inputs.retrieval import SearchInput
 from schemas.job import DeadReason
-from sluice.job_task import DeadLetter, JobContext, job_task
+from sluice.job_task import DeadLetter, JobContext, Queue, job_task
 from workers.embedding.tasks import load_resources
 from workers.embedding.vectors import Hit
 
@@ -27,7 +28,7 @@ def retrieve(context: JobContext, query: str, k: int, source: str | None) -> lis
     return hits
 
 
-@job_task("search")
+@job_task("search", queue=Queue.CPU, input_model=SearchInput)
 def search(context: JobContext) -> dict[str, Any]:
     job_input = context.job.input
     k = int(job_input.get("k") or context.settings.retrieval_k)

@@ -6,7 +6,7 @@ call's estimate to each window's counter. Being one script it is atomic: two wor
 never both take the last tokens of a window. After the call, :meth:`Reservation.charge`
 replaces the estimate with the real usage the endpoint reported.
 
-Over budget or paused, :func:`reserve` raises a :class:`~sluice.job_task.Retryable` with
+Over budget or paused, :func:`reserve` raises a :class:`~sluice.errors.Retryable` with
 ``wait=True``: the job goes to ``retrying`` with the reason in its ``error`` and comes back
 when the window rolls (or, paused, every ``SLUICE_LLM_PAUSE_RECHECK_SECONDS``). Waiting
 never counts toward ``max_retries``: a budget stops spending, it does not fail work.
@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 import redis
 import structlog
 
+from libs.llm import metrics
 from schemas.budget_rules import BudgetMeasure, BudgetRule, BudgetScope
-from sluice import metrics
 from sluice.broker_redis import broker_redis
-from sluice.job_task import Retryable
+from sluice.errors import Retryable
 from sluice.settings import Settings
 
 log = structlog.get_logger(__name__)

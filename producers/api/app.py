@@ -1,6 +1,8 @@
 """The API application: ``create_app()`` builds it from the settings.
 
-Run with ``sluice api`` (or ``uvicorn --factory producers.api.app:create_app``).
+Run with ``sluice api``. The app takes the kind table (the kinds it accepts at the door and
+routes) as an argument; without one it reads the table the composition root loaded into
+this process (``cli.kinds.load_kinds``), and refuses to start when there is none.
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ from producers.api import (
 )
 from producers.api.log_context import LogContext
 from sluice.celery_app import create_celery_app
+from sluice.kinds import KindTable, loaded_kinds
 from sluice.logs import configure_logging
 from sluice.settings import Settings, get_settings
 from sluice.stores import open_store
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, kinds: KindTable | None = None) -> FastAPI:
     settings = settings or get_settings()
+    kinds = kinds if kinds is not None else loaded_kinds()
     configure_logging(settings)
     store = open_store(settings)
 
@@ -50,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
-    app.state.celery = create_celery_app(settings)
+    app.state.kinds = kinds
+    app.state.celery = create_celery_app(settings, kinds)
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(dlq.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from producers.api.auth import ApiKey
@@ -13,7 +13,7 @@ from producers.api.rate_limit import SubmissionAllowed
 from schemas.bounded_json import BoundedObject
 from schemas.job import IllegalTransition, Job, JobPage, JobStatus
 from sluice.enqueue import submit
-from sluice.routing import UnknownKind
+from sluice.errors import UnknownKind
 from sluice.settings import api_key_id
 from sluice.stores import IdempotencyConflict, InvalidCursor, JobNotFound, JobQuery
 
@@ -42,12 +42,14 @@ def create_job(
     store: StoreDep,
     celery: CeleryDep,
     settings: SettingsDep,
+    request: Request,
 ) -> Job:
     """Store a job and queue it. A known idempotency key returns the existing job with 200."""
     try:
         job, created = submit(
             body.kind, body.input, idempotency_key=body.idempotency_key,
             store=store, celery=celery, settings=settings, api_key_id=api_key_id(_key),
+            kinds=request.app.state.kinds,
         )
     except UnknownKind as exc:
         raise _unprocessable("kind", str(exc), body.kind) from exc

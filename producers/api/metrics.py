@@ -3,7 +3,8 @@
 Unauthenticated like the health probes, so Prometheus can scrape it; it holds counts and
 ids, never job content or keys. The fleet half (jobs by kind and status, dead-letter queue,
 queue depth and oldest-message age, budgets, kill switch) is read at scrape time by
-:class:`sluice.metrics.FleetCollector`.
+:class:`sluice.fleet_metrics.FleetCollector`, with the LLM gauges of
+:func:`libs.llm.metrics.budget_gauges`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from sluice.metrics import FleetCollector
+from libs.llm.metrics import budget_gauges
+from sluice.fleet_metrics import FleetCollector
 
 router = APIRouter(tags=["metrics"])
 
@@ -23,7 +25,8 @@ def fleet_registry(request: Request) -> CollectorRegistry:
     registry: CollectorRegistry | None = getattr(request.app.state, "fleet_registry", None)
     if registry is None:
         registry = CollectorRegistry()
-        registry.register(FleetCollector(request.app.state.settings, request.app.state.store))
+        registry.register(FleetCollector(request.app.state.settings, request.app.state.store,
+                                          extra=[budget_gauges]))
         request.app.state.fleet_registry = registry
     return registry
 

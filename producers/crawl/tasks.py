@@ -33,8 +33,9 @@ from producers.crawl.rate_limit import DomainRateLimiter
 from producers.crawl.ssrf import guarded_client
 from producers.crawl.urls import host_of, in_scope
 from producers.state_store import StateStore, shared_state_store
+from schemas.inputs.crawl import CrawlFetchInput
 from sluice.broker_redis import broker_redis
-from sluice.job_task import JobContext, Retryable, job_task
+from sluice.job_task import JobContext, Queue, Retryable, job_task
 from sluice.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -87,7 +88,7 @@ def load_validators(state: StateStore, url: str) -> tuple[Validators | None, dic
     return Validators(url, doc.get("etag"), doc.get("last_modified")), doc
 
 
-@job_task(FETCH_KIND)
+@job_task(FETCH_KIND, queue=Queue.IO, input_model=CrawlFetchInput)
 def fetch_page(context: JobContext) -> dict[str, Any]:
     settings = context.settings
     spec = CrawlSpec.from_job_input(context.job.input)
@@ -126,7 +127,7 @@ def fetch_page(context: JobContext) -> dict[str, Any]:
         result["document_id"] = known.get("document_id")
     elif fetched.status is PageStatus.STORED and fetched.body is not None:
         links = store_page(context, fetched, state, result)
-    frontier = Frontier(store=context.store, celery=_celery(), settings=settings,
+    frontier = Frontier(store=context.store, celery=context.celery, settings=settings,
                         redis_client=broker_redis(settings))
     queued = 0
     if depth < spec.max_depth:
@@ -136,12 +137,6 @@ def fetch_page(context: JobContext) -> dict[str, Any]:
     result["links"] = len(links)
     result["links_queued"] = queued
     return result
-
-
-def _celery() -> Any:
-    from sluice.celery_app import app
-
-    return app
 
 
 def store_page(
@@ -165,7 +160,7 @@ def store_page(
             result["status"] = PageStatus.EMPTY.value
         else:
             document, changed = put_document(
-                get_documents(), store=context.store, celery=_celery(),
+                get_documents(), store=context.store, celery=context.celery,
                 settings=context.settings, source=SOURCE, doc_id=doc_id, content=text,
                 content_type=ContentType.TEXT,
                 metadata={"url": fetched.url, "title": page.title, "canonical": page.canonical,

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
+from celery import Task
 
+from schemas.inputs.system import EmailPollInput
+from sluice.kinds import Queue, internal_task
 from sluice.settings import get_settings
 
 POLL_TASK = "email.poll"
 LOCK_KEY = "sluice:email:poll"
 
 
-@shared_task(name=POLL_TASK, acks_late=True, ignore_result=True)  # type: ignore[untyped-decorator]
-def poll_all_mailboxes() -> dict[str, Any]:
+@internal_task(POLL_TASK, queue=Queue.IO, input_model=EmailPollInput, bind=True)
+def poll_all_mailboxes(self: Task) -> dict[str, Any]:
     from libs.documents.warehouse import get_documents
     from producers.email.mailboxes import EmailProducer
     from producers.state_store import shared_state_store
     from sluice.broker_redis import broker_redis
-    from sluice.celery_app import app
     from sluice.stores import get_store
 
     settings = get_settings()
@@ -33,7 +34,7 @@ def poll_all_mailboxes() -> dict[str, Any]:
         return {"skipped": "a poll is still running"}
     try:
         producer = EmailProducer(
-            settings=settings, store=get_store(), celery=app, documents=get_documents(),
+            settings=settings, store=get_store(), celery=self.app, documents=get_documents(),
             state=shared_state_store(settings),
         )
         return {report.mailbox: report.outcomes for report in producer.poll()}

@@ -28,18 +28,10 @@ from schemas.job import (
     utcnow,
 )
 from sluice.delivery import DeliveryDecision, decide_delivery
+from sluice.errors import JobNotFound
 from sluice.stores.cas import ConcurrentUpdate, compare_and_set
 
 log = structlog.get_logger(__name__)
-
-
-class JobNotFound(KeyError):
-    def __init__(self, job_id: str) -> None:
-        super().__init__(job_id)
-        self.job_id = job_id
-
-    def __str__(self) -> str:
-        return f"no job {self.job_id}"
 
 
 class IdempotencyConflict(Exception):

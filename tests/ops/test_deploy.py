@@ -21,7 +21,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.main import app as cli_app
-from sluice.routing import Queue
+from sluice.kinds import Queue
 from sluice.settings import Settings
 from tests.conftest import REPO_ROOT, SluiceEnv, make_env
 

@@ -191,7 +191,7 @@ def test_worker_refuses_to_start_when_time_limit_outlasts_visibility(
 
 def test_worker_refuses_prefetch_above_one_on_long_queues(sluice_env: SluiceEnv) -> None:
     script = (
-        "from sluice.celery_app import app\n"
+        "from cli.worker_app import app\n"
         "app.worker_main(['worker', '--pool=solo', '--queues=gpu', '--prefetch-multiplier=4'])\n"
     )
     result = subprocess.run(

@@ -1,4 +1,9 @@
-"""Job kinds that exist only for the kernel tests, loaded as a plugin (SLUICE_PLUGINS)."""
+"""Job kinds that exist only for the kernel tests, loaded as a plugin (SLUICE_PLUGINS).
+
+Each kind is declared here, beside its code: adding a kind is this one file (plus, for a
+kind with a typed input, its model in ``schemas/inputs``). ``tests.support.vector_probe``
+still uses the older ``KINDS`` dict, which keeps working.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,12 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from sluice.job_task import JobContext, Retryable, job_task
+from sluice.job_task import JobContext, Queue, Retryable, job_task
 
-KINDS = {"test.block": "cpu", "test.crash": "cpu", "test.flaky": "io", "test.stubborn": "cpu"}
 BLOCK_TIMEOUT_SECONDS = 60.0
 
 
-@job_task("test.block")
+@job_task("test.block", queue=Queue.CPU)
 def block(context: JobContext) -> dict[str, Any]:
     """Hold the job running until the file ``release`` exists; log each completion."""
     release = Path(context.job.input["release"])
@@ -29,13 +33,13 @@ def block(context: JobContext) -> dict[str, Any]:
     return {"completed_on_delivery": context.job.deliveries}
 
 
-@job_task("test.crash")
+@job_task("test.crash", queue=Queue.CPU)
 def crash(context: JobContext) -> None:
     """Die the way an OOM kill or a segfault does: no exception, no cleanup."""
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-@job_task("test.flaky")
+@job_task("test.flaky", queue=Queue.IO)
 def flaky(context: JobContext) -> dict[str, Any]:
     """Fail transiently ``failures`` times, then succeed."""
     if context.retries < context.job.input.get("failures", 0):
@@ -43,7 +47,7 @@ def flaky(context: JobContext) -> dict[str, Any]:
     return {"retries": context.retries}
 
 
-@job_task("test.stubborn")
+@job_task("test.stubborn", queue=Queue.CPU)
 def stubborn(context: JobContext) -> None:
     """Ignore the soft time limit, as code stuck in a C call or swallowing exceptions does."""
     deadline = time.monotonic() + BLOCK_TIMEOUT_SECONDS

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.inputs.documents import SwitchAliasInput
 from schemas.job import DeadReason
-from sluice.job_task import DeadLetter, JobContext, job_task
+from sluice.job_task import DeadLetter, JobContext, Queue, job_task
 from workers.embedding.tasks import load_resources
 from workers.embedding.vectors import AliasTargetMissing
 
 SWITCH_KIND = "vectors.switch_alias"
 
 
-@job_task(SWITCH_KIND)
+@job_task(SWITCH_KIND, queue=Queue.CPU, input_model=SwitchAliasInput, internal=True)
 def switch_alias(context: JobContext) -> dict[str, Any]:
     """Input: ``collection`` (the new target), ``drop_old`` (drop the collection the alias
     pointed at before); optionally ``alias``, which must be ``SLUICE_QDRANT_COLLECTION``."""

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from libs.documents.warehouse import DocumentNotFound, DocumentStore, get_documents
-from sluice.job_task import JobContext, job_task
+from schemas.inputs.documents import DeleteInput, EmbedInput
+from sluice.job_task import JobContext, Queue, job_task
 from sluice.settings import Settings
 from workers.embedding.cache import EmbeddingCache
 from workers.embedding.chunking import chunk_budget, chunk_text
@@ -183,7 +184,7 @@ def embed_document(context: JobContext, documents: DocumentStore) -> dict[str, A
     }
 
 
-@job_task("embed")
+@job_task("embed", queue=Queue.CPU, input_model=EmbedInput)
 def embed(context: JobContext) -> dict[str, Any]:
     documents = get_documents()
     with ExitStack() as held:
@@ -192,7 +193,7 @@ def embed(context: JobContext) -> dict[str, Any]:
         return embed_document(context, documents)
 
 
-@job_task("delete")
+@job_task("delete", queue=Queue.CPU, input_model=DeleteInput)
 def delete(context: JobContext) -> dict[str, Any]:
     job_input = context.job.input
     documents = get_documents()

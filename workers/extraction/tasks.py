@@ -18,13 +18,14 @@ from pydantic import ValidationError
 
 from libs.dead_letter.actions import error_signature
 from libs.llm.chat import ChatResult, Endpoint, LLMRejected, LLMUnavailable, chat, endpoints
+from libs.llm.metrics import observe_validation_failure
 from libs.sinks.local import deliver_locally
 from libs.sinks.push import pending_deliveries, push_to_sinks
 from schemas.attempt import Attempt, AttemptOutcome
+from schemas.inputs.extract import ExtractInput
 from schemas.job import DeadReason, Job
 from schemas.registry import SchemaEntry, UnknownSchema, get_schema, load_schemas
-from sluice.job_task import DeadLetter, JobContext, Retryable, job_task
-from sluice.metrics import observe_validation_failure
+from sluice.job_task import DeadLetter, JobContext, Queue, Retryable, job_task
 from workers.extraction.budget import Budget, BudgetExceeded, check_next_attempt
 from workers.extraction.correction import correction_messages
 from workers.extraction.decoding_schema import decoding_schema
@@ -35,7 +36,6 @@ from workers.extraction.email_source import (
     from_text,
 )
 from workers.extraction.grounding import grounding_context
-from schemas.inputs.extract import ExtractInput
 from workers.extraction.probe import StructuredMode, endpoint_mode, response_format
 from workers.extraction.prompts import (
     Message,
@@ -51,7 +51,7 @@ KIND = "extract"
 log = structlog.get_logger(__name__)
 
 
-@job_task(KIND)
+@job_task(KIND, queue=Queue.GPU, input_model=ExtractInput)
 def extract(context: JobContext) -> dict[str, Any]:
     job = context.job
     request = _request(job.input)
@@ -203,7 +203,7 @@ def _call(
                 schema_name=entry.name, schema_version=entry.version,
             ) from None
     assert unavailable is not None
-    if context.retries - context.job.waits >= context.retry_limit:  # the kernel gives up
+    if context.final_try:  # the kernel gives up on this fault
         context.store.update_fields(
             context.job.id, schema_name=entry.name, schema_version=entry.version,
             error_signature="$:llm_unavailable",

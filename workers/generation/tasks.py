@@ -11,14 +11,15 @@ from typing import Any
 
 from libs.llm.stream import stream_chat
 from libs.llm.token_stream import TokenStreamWriter
+from schemas.inputs.retrieval import AskInput
 from schemas.job import utcnow
 from sluice.broker_redis import broker_redis
-from sluice.job_task import DeadLetter, JobContext, Retryable, job_task
+from sluice.job_task import DeadLetter, JobContext, Queue, Retryable, job_task
 from workers.generation.prompt import PROMPT_VERSION, render, source_list
 from workers.retrieval import retrieve
 
 
-@job_task("ask")
+@job_task("ask", queue=Queue.GPU, input_model=AskInput)
 def ask(context: JobContext) -> dict[str, Any]:
     settings = context.settings
     job = context.job

@@ -16,8 +16,9 @@ from libs.sinks.jsonl import append_record, jsonl_path
 from libs.sinks.push import DELIVER_KIND
 from libs.sinks.records import records_for
 from libs.sinks.webhook import post_record
+from schemas.inputs.system import SinkDeliverInput
 from schemas.job import DeadReason, Job, utcnow
-from sluice.job_task import DeadLetter, JobContext, Retryable, job_task
+from sluice.job_task import DeadLetter, JobContext, Queue, Retryable, RetryPolicy, job_task
 from sluice.stores import JobNotFound, JobStore
 
 log = structlog.get_logger(__name__)
@@ -40,7 +41,8 @@ def deliver_to(sink: str, context: JobContext, payload: dict[str, Any]) -> dict[
 
 # A sink that is down (a webhook receiver being deployed) is worth waiting for far longer
 # than a model call: its records are already paid for.
-@job_task(DELIVER_KIND, retry_limit_setting="sink_max_retries")
+@job_task(DELIVER_KIND, queue=Queue.IO, input_model=SinkDeliverInput, internal=True,
+          retry=RetryPolicy(limit_setting="sink_max_retries"))
 def deliver(context: JobContext) -> dict[str, Any]:
     payload = context.job.input
     sink, source_id = str(payload["sink"]), str(payload["job_id"])
@@ -48,7 +50,7 @@ def deliver(context: JobContext) -> dict[str, Any]:
     try:
         outcome = deliver_to(sink, context, payload)
     except SinkUnavailable as exc:
-        giving_up = context.retries >= context.retry_limit
+        giving_up = context.final_try
         status = "failed" if giving_up else "retrying"
         _note(context.store, context.job.id, source_id, sink, status=status,
               attempts=attempt, last_error=str(exc))

@@ -1,0 +1,16 @@
+"""The worker's Celery app, built here, at the composition root, when this module is imported.
+
+``sluice worker``, ``sluice beat`` and ``sluice flower`` use it, and so can Celery's own
+command line: ``celery -A cli.worker_app worker``. Nothing below the composition root
+imports this module; task code reaches its app through ``JobContext.celery``.
+"""
+
+from __future__ import annotations
+
+from cli.kinds import load_kinds
+from sluice.celery_app import create_celery_app
+from sluice.settings import get_settings
+
+settings = get_settings()
+kinds = load_kinds(settings)
+app = create_celery_app(settings, kinds)

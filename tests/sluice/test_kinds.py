@@ -1,0 +1,92 @@
+"""The kind registry: kinds declare themselves beside their task; the composition root
+loads the built-in ones (entry points) and plugins (SLUICE_PLUGINS) through one mechanism."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli.kinds import kind_modules, load_kinds
+from sluice.celery_app import create_celery_app
+from sluice.errors import KindsNotLoaded, UnknownKind
+from sluice.kinds import KindTable, Queue, loaded_kinds
+from sluice.settings import Settings, load_settings
+
+BUILT_IN = {
+    "echo": Queue.CPU, "embed": Queue.CPU, "delete": Queue.CPU, "search": Queue.CPU,
+    "vectors.switch_alias": Queue.CPU, "extract": Queue.GPU, "ask": Queue.GPU,
+    "crawl.fetch": Queue.IO, "sink.deliver": Queue.IO, "email.poll": Queue.IO,
+    "batch.start": Queue.IO, "batch.advance": Queue.IO,
+}
+INTERNAL = {"sink.deliver", "email.poll", "batch.start", "batch.advance", "vectors.switch_alias"}
+
+
+def settings_with(plugins: str, tmp_path: object) -> Settings:
+    return load_settings(data_dir=str(tmp_path), plugins=plugins)
+
+
+def test_every_built_in_kind_declares_its_queue_and_is_routed(tmp_path: object) -> None:
+    kinds = load_kinds(settings_with("", tmp_path))
+    assert {name: spec.queue for name, spec in kinds.items()} == BUILT_IN
+    app = create_celery_app(settings_with("", tmp_path), kinds)
+    assert sorted(name for name in kinds if name not in app.tasks) == []
+    for name, spec in kinds.items():
+        assert app.conf.task_routes[name]["queue"] == spec.queue.value
+
+
+def test_internal_tasks_cannot_be_submitted_as_jobs(tmp_path: object) -> None:
+    kinds = load_kinds(settings_with("", tmp_path)).submittable()
+    assert "echo" in kinds and "extract" in kinds
+    assert not INTERNAL & set(kinds)
+
+
+def test_every_kind_has_a_typed_input_model_from_schemas(tmp_path: object) -> None:
+    kinds = load_kinds(settings_with("", tmp_path))
+    for name, spec in kinds.items():
+        assert spec.input_model is not None, name
+        assert spec.input_model.__module__.startswith("schemas."), name
+
+
+def test_a_plugin_adds_its_kinds_and_only_then(tmp_path: object) -> None:
+    without = load_kinds(settings_with("", tmp_path))
+    assert "test.flaky" not in without
+    with_plugin = load_kinds(settings_with("tests.support.kernel_tasks", tmp_path))
+    assert with_plugin["test.flaky"].queue is Queue.IO
+    assert "test.flaky" in with_plugin.submittable()
+    assert "tests.support.kernel_tasks" in with_plugin.modules
+
+
+def test_a_plugin_with_the_old_kinds_dict_still_routes(tmp_path: object) -> None:
+    kinds = load_kinds(settings_with("tests.producers.batch.items,tests.support.vector_probe",
+                                     tmp_path))
+    assert kinds["test.vectors"].queue is Queue.CPU
+
+
+def test_built_in_modules_come_from_the_entry_point_group(tmp_path: object) -> None:
+    modules = kind_modules(settings_with("tests.support.kernel_tasks", tmp_path))
+    assert "workers.extraction.tasks" in modules and "producers.crawl.tasks" in modules
+    assert modules[-1] == "tests.support.kernel_tasks"
+
+
+def test_an_unknown_kind_names_the_submittable_ones(tmp_path: object) -> None:
+    kinds = load_kinds(settings_with("", tmp_path))
+    with pytest.raises(UnknownKind, match=r"known kinds: .*echo"):
+        kinds.spec("no.such.kind")
+
+
+def test_the_loaded_table_is_the_last_one_loaded(tmp_path: object) -> None:
+    kinds = load_kinds(settings_with("", tmp_path))
+    assert loaded_kinds() is kinds
+
+
+def test_reading_an_unloaded_table_says_who_loads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sluice.kinds
+
+    monkeypatch.setattr(sluice.kinds, "_loaded", None)
+    with pytest.raises(KindsNotLoaded, match=r"cli\.kinds\.load_kinds"):
+        loaded_kinds()
+
+
+def test_an_empty_table_builds_a_client_app_that_only_sends(tmp_path: object) -> None:
+    app = create_celery_app(settings_with("", tmp_path))
+    assert app.conf.task_routes == {}
+    assert KindTable([], []).submittable() == []
