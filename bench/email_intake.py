@@ -20,6 +20,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from cli.embedded_redis import start_redis
+from cli.kinds import load_kinds
 from libs.documents.warehouse import open_documents
 from libs.text.email_parsing import parse_email
 from producers.email.intake import EmailIntake
@@ -72,7 +73,7 @@ def main() -> None:
             settings = load_settings(data_dir=Path(tmp) / "data", broker_url=redis_server.url,
                                      log_level="WARNING")
             intake = EmailIntake(settings=settings, store=open_store(settings),
-                                 celery=create_celery_app(settings),
+                                 celery=create_celery_app(settings, load_kinds(settings)),
                                  documents=open_documents(settings))
             whole = rate("intake: parse + document + job + send",
                          lambda raw: intake.ingest(raw, schema="support_ticket"), corpus)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.embedded_redis import start_redis
+from cli.kinds import load_kinds
 from libs.documents.warehouse import ContentType, DocumentStore, open_documents, put_document
 from schemas.job import Job, JobStatus
 from sluice.celery_app import create_celery_app
@@ -154,7 +155,7 @@ def main() -> None:
         configure_logging(settings)
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1",
                **{f"SLUICE_{k.upper()}": str(v) for k, v in values.items()}}
-        celery = create_celery_app(settings)
+        celery = create_celery_app(settings, load_kinds(settings))
         store = open_store(settings)
         documents = open_documents(settings)
         worker = subprocess.Popen(

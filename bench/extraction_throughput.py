@@ -25,6 +25,7 @@ from typing import Any
 from openai import OpenAI
 
 from cli.embedded_redis import start_redis
+from cli.kinds import load_kinds
 from libs.sinks.records import records_for
 from schemas.job import JobStatus
 from sluice.celery_app import create_celery_app
@@ -98,7 +99,7 @@ def main() -> None:
         configure_logging(settings)
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT),
                **{f"SLUICE_{k.upper()}": str(v) for k, v in values.items()}}
-        celery = create_celery_app(settings)
+        celery = create_celery_app(settings, load_kinds(settings))
         store = open_store(settings)
         workers = [
             start_worker(env, "gpu", args.concurrency, data_dir / "gpu.log"),

@@ -21,6 +21,7 @@ import redis
 
 from bench.overhead_tasks import COUNTER_KEY
 from cli.embedded_redis import start_redis
+from cli.kinds import load_kinds
 from schemas.job import JobStatus
 from sluice.celery_app import create_celery_app
 from sluice.enqueue import submit
@@ -56,7 +57,7 @@ def main() -> None:
         configure_logging(settings)
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT),
                **{f"SLUICE_{k.upper()}": str(v) for k, v in values.items()}}
-        celery = create_celery_app(settings)
+        celery = create_celery_app(settings, load_kinds(settings))
         store = open_store(settings)
         counter = redis.Redis(unix_socket_path=str(server.socket_path))
         worker = subprocess.Popen(
