@@ -83,8 +83,9 @@ class CoreSettings(BaseModel):
 
     plugins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated modules that define extra job kinds (a KINDS dict "
-        "of kind -> queue, and the tasks); imported by the API and the workers.",
+        description="Comma-separated modules that declare extra job kinds (`@job_task`; an "
+        "older KINDS dict of kind -> queue still routes), loaded after the `sluice.kinds` "
+        "entry points by the API and the workers.",
     )
 
     worker_metrics_port: int | None = Field(
