@@ -3,6 +3,8 @@ loads the built-in ones (entry points) and plugins (SLUICE_PLUGINS) through one 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cli.kinds import kind_modules, load_kinds
@@ -90,3 +92,35 @@ def test_an_empty_table_builds_a_client_app_that_only_sends(tmp_path: object) ->
     app = create_celery_app(settings_with("", tmp_path))
     assert app.conf.task_routes == {}
     assert KindTable([], []).submittable() == []
+
+
+TOY_KIND = '''"""A toy kind: everything it needs is in this one file."""
+
+from pydantic import BaseModel
+
+from sluice.job_task import JobContext, Queue, RetryPolicy, job_task
+
+
+class ShoutInput(BaseModel):
+    text: str
+
+
+@job_task("toy.shout", queue=Queue.IO, input_model=ShoutInput, retry=RetryPolicy(limit=1))
+def shout(context: JobContext) -> dict[str, str]:
+    return {"text": ShoutInput.model_validate(context.job.input).text.upper()}
+'''
+
+
+def test_adding_a_kind_is_one_module_named_as_a_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "toy_shout_kind.py").write_text(TOY_KIND)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    kinds = load_kinds(settings_with("toy_shout_kind", tmp_path))
+    spec = kinds.spec("toy.shout")
+    assert spec.queue is Queue.IO and spec.submittable
+    assert spec.input_model is not None and spec.input_model.__name__ == "ShoutInput"
+    assert spec.retry.limit_for(settings_with("", tmp_path)) == 1
+    app = create_celery_app(settings_with("toy_shout_kind", tmp_path), kinds)
+    assert app.conf.task_routes["toy.shout"] == {"queue": "io"}
+    assert "toy.shout" in app.tasks
