@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.attempt import Attempt
+
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
@@ -81,31 +83,28 @@ class AttemptView:
     best: bool = False
 
 
-def attempt_views(attempts: list[dict[str, Any]]) -> list[AttemptView]:
+def attempt_views(attempts: list[Attempt]) -> list[AttemptView]:
+    """Older ledgers' key names are mapped by :class:`Attempt` itself when the job loads."""
     views: list[AttemptView] = []
-    for index, attempt in enumerate(attempts):
-        raw = str(attempt.get("raw_text") or attempt.get("raw") or "")
+    for attempt in attempts:
+        raw = attempt.raw_text
         errors = [
-            {**error, "path": loc_path(error.get("loc"))}
-            for error in attempt.get("errors") or attempt.get("validation_errors") or []
-            if isinstance(error, dict)
+            {**error.model_dump(mode="json"), "path": loc_path(error.loc)}
+            for error in attempt.errors
         ]
-        usage = attempt.get("usage") or {}
         view = AttemptView(
-            number=int(attempt.get("number") or index + 1),
-            model=str(attempt.get("model") or "?"),
-            mode=str(attempt.get("mode") or "?"),
-            endpoint=str(attempt.get("endpoint") or ""),
-            outcome=str(attempt.get("outcome") or ("invalid" if errors else "parse_error")),
+            number=attempt.number,
+            model=attempt.model or "?",
+            mode=attempt.mode or "?",
+            endpoint=attempt.endpoint,
+            outcome=attempt.outcome.value,
             raw_text=raw,
-            finish_reason=attempt.get("finish_reason"),
-            parse_error=attempt.get("parse_error"),
+            finish_reason=attempt.finish_reason,
+            parse_error=attempt.parse_error,
             errors=errors,
-            prompt_tokens=int(attempt.get("prompt_tokens") or usage.get("prompt_tokens") or 0),
-            completion_tokens=int(
-                attempt.get("completion_tokens") or usage.get("completion_tokens") or 0
-            ),
-            latency_ms=float(attempt.get("latency_ms") or 0.0),
+            prompt_tokens=attempt.prompt_tokens,
+            completion_tokens=attempt.completion_tokens,
+            latency_ms=attempt.latency_ms,
             parsed=parse_output(raw),
         )
         if views:

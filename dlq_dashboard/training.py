@@ -55,9 +55,8 @@ def _reviewer(job: Job, audit: AuditLog) -> str | None:
     if entry is not None:
         return entry.actor
     for item in reversed(job.audit):
-        if item.get("action") == "resolve":
-            by = item.get("by")
-            return str(by) if by else None
+        if item.action == "resolve":
+            return item.by or None
     return None
 
 

@@ -3,6 +3,7 @@
 from schemas.job import (
     DEAD_LETTERED,
     DELIVERABLE,
+    SETTLED,
     TERMINAL,
     TRANSITIONS,
     DeadReason,
@@ -10,6 +11,7 @@ from schemas.job import (
     Job,
     JobPage,
     JobStatus,
+    SinkDelivery,
     TraceStep,
     check_transition,
 )
@@ -17,6 +19,7 @@ from schemas.job import (
 __all__ = [
     "DEAD_LETTERED",
     "DELIVERABLE",
+    "SETTLED",
     "TERMINAL",
     "TRANSITIONS",
     "DeadReason",
@@ -24,6 +27,7 @@ __all__ = [
     "Job",
     "JobPage",
     "JobStatus",
+    "SinkDelivery",
     "TraceStep",
     "check_transition",
 ]

@@ -8,13 +8,11 @@ each time, and token costs are counted per attempt, failed ones included.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from schemas.job import utcnow
+from pydantic import BaseModel, Field, model_validator
 
 
 class AttemptOutcome(StrEnum):
@@ -46,15 +44,22 @@ class FieldError(BaseModel):
 
 
 class Attempt(BaseModel):
+    """One call to the model and what became of its answer.
+
+    How the call was made (endpoint, model, mode, hash, sizes) defaults to empty so that
+    rows written before a field existed still load; :meth:`_from_older_rows` maps the
+    older key names (``raw``, ``validation_errors``, ``usage``) onto today's.
+    """
+
     number: int
-    endpoint: str
-    model: str
-    mode: str
-    messages_hash: str
-    prompt_chars: int
-    max_tokens: int
-    temperature: float
-    started_at: datetime = Field(default_factory=utcnow)
+    endpoint: str = ""
+    model: str = ""
+    mode: str = ""
+    messages_hash: str = ""
+    prompt_chars: int = 0
+    max_tokens: int = 0
+    temperature: float = 0.0
+    started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     latency_ms: float = 0.0
     raw_text: str = ""
     finish_reason: str | None = None
@@ -65,6 +70,33 @@ class Attempt(BaseModel):
     completion_tokens: int = 0
     # The validated record when outcome is valid: a resumed job returns it without a call.
     record: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_older_rows(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        row = dict(data)
+        if not row.get("raw_text") and row.get("raw"):
+            row["raw_text"] = row["raw"]
+        if not row.get("errors") and row.get("validation_errors"):
+            row["errors"] = row["validation_errors"]
+        usage = row.get("usage") or {}
+        for key in ("prompt_tokens", "completion_tokens"):
+            if not row.get(key) and usage.get(key):
+                row[key] = usage[key]
+        if not row.get("outcome"):
+            row["outcome"] = AttemptOutcome.INVALID if row.get("errors") else (
+                AttemptOutcome.PARSE_ERROR
+            )
+        for key in ("raw", "validation_errors", "usage"):
+            row.pop(key, None)
+        return row
+
+    @property
+    def tokens(self) -> int:
+        """Prompt and completion tokens of this attempt."""
+        return self.prompt_tokens + self.completion_tokens
 
 
 def _jsonable(value: Any) -> Any:

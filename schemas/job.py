@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from schemas.attempt import Attempt
 
 
 class JobStatus(StrEnum):
@@ -56,10 +58,21 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 TERMINAL: frozenset[JobStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+"""States a job never leaves at all: succeeded, resolved, requeued, discarded, cancelled."""
+
 # States a broker message may still be on its way for.
 DELIVERABLE: frozenset[JobStatus] = frozenset({_S.QUEUED, _S.RETRYING, _S.RUNNING})
-# States of the dead-letter queue: a person has to act on these.
+
 DEAD_LETTERED: frozenset[JobStatus] = frozenset({_S.DEAD, _S.CLAIMED})
+"""States of the dead-letter queue (dead, claimed): a person has to act on these."""
+
+SETTLED: frozenset[JobStatus] = TERMINAL | DEAD_LETTERED
+"""States a job never leaves by itself: :data:`TERMINAL` plus :data:`DEAD_LETTERED`.
+
+No worker moves a settled job again; only a person's dead-letter action (requeue, resolve,
+discard) can. A caller waiting for a job's outcome waits until it is settled; "terminal"
+is the narrower meaning (no move at all) and is not what a waiter wants.
+"""
 
 
 class IllegalTransition(Exception):
@@ -94,6 +107,39 @@ class TraceStep(BaseModel):
     attrs: dict[str, Any] = Field(default_factory=dict)
 
 
+class SinkDeliveryStatus(StrEnum):
+    PENDING = "pending"
+    RETRYING = "retrying"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class SinkDelivery(BaseModel):
+    """Where the delivery of a job's record to one sink stands (``Job.sink_deliveries``)."""
+
+    status: SinkDeliveryStatus = SinkDeliveryStatus.PENDING
+    # The ``sink.deliver`` job that carries the record; None while written in place.
+    delivery_job: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    queued_at: datetime | None = None
+    delivered_at: datetime | None = None
+    # Written by the extraction worker itself (a local sink), not by a delivery job.
+    in_place: bool = False
+
+
+class AuditEntry(BaseModel):
+    """One dead-letter action on the job record (``Job.audit``): who, when, what, why."""
+
+    action: str  # requeue | discard | resolve
+    by: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+    reason: str | None = None  # a discard's reason
+    hint: str | None = None  # a requeue's note for the model
+    redriven_to: str | None = None
+    input_edited: bool | None = None
+
+
 class Job(BaseModel):
     id: str = Field(default_factory=new_job_id)
     kind: str
@@ -112,7 +158,7 @@ class Job(BaseModel):
     # other message id is stale and is dropped.
     task_id: str | None = None
     sent_at: datetime | None = None
-    attempts: list[dict[str, Any]] = Field(default_factory=list)
+    attempts: list[Attempt] = Field(default_factory=list)
     result: Any = None
     trace: list[TraceStep] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
@@ -129,13 +175,12 @@ class Job(BaseModel):
     schema_name: str | None = None
     schema_version: int | None = None
     error_signature: str | None = None
-    # Per sink name: {"status": pending|delivered|retrying|failed, "delivery_job": id,
-    # "attempts": n, "last_error": str, "delivered_at": time}.
-    sink_deliveries: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Per sink name, where the delivery of the record stands.
+    sink_deliveries: dict[str, SinkDelivery] = Field(default_factory=dict)
     # The job this one was redriven as (set on the old job by a requeue).
     redriven_to: str | None = None
-    # Dead-letter actions: {"action": requeue|discard|resolve, "by", "at", "reason"|"hint"}.
-    audit: list[dict[str, Any]] = Field(default_factory=list)
+    # Dead-letter actions, oldest first.
+    audit: list[AuditEntry] = Field(default_factory=list)
     # Retries that waited for an LLM budget window or the kill switch: not faults, so they
     # never count toward max_retries (they do count in ``retries``, for the poison cap).
     waits: int = 0
@@ -143,9 +188,26 @@ class Job(BaseModel):
     api_key_id: str | None = None
     version: int = 0
 
+    @field_validator("attempts", mode="before")
+    @classmethod
+    def _number_unnumbered(cls, value: Any) -> Any:
+        """Older rows may lack an attempt's number: its place in the ledger is its number."""
+        if not isinstance(value, list):
+            return value
+        return [
+            {"number": index + 1, **item} if isinstance(item, dict) and not item.get("number")
+            else item
+            for index, item in enumerate(value)
+        ]
+
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def settled(self) -> bool:
+        """No worker moves this job again; see :data:`SETTLED`."""
+        return self.status in SETTLED
 
     @property
     def current_message_deliveries(self) -> int:

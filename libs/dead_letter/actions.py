@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from libs.dead_letter import claims
 from libs.sinks.push import push_to_sinks
-from schemas.job import DEAD_LETTERED, IllegalTransition, Job, JobStatus, utcnow
+from schemas.job import DEAD_LETTERED, AuditEntry, IllegalTransition, Job, JobStatus, utcnow
 from schemas.registry import SchemaEntry, UnknownSchema, get_schema, load_schemas
 from sluice.enqueue import send
 from sluice.settings import Settings
@@ -62,8 +62,8 @@ def error_signature(errors: Iterable[Mapping[str, Any]]) -> str:
     return "|".join(f"{loc}:{kind}" for loc, kind in sorted(pairs))
 
 
-def _audit(action: str, by: str | None, **details: Any) -> dict[str, Any]:
-    return {"action": action, "by": by, "at": utcnow().isoformat(), **details}
+def _audit(action: str, by: str | None, **details: Any) -> AuditEntry:
+    return AuditEntry(action=action, by=by, at=utcnow(), **details)
 
 
 def _dead_lettered(job: Job, target: JobStatus) -> None:
@@ -80,14 +80,14 @@ def _close(
     store: JobStore,
     job_id: str,
     target: JobStatus,
-    entry: dict[str, Any],
+    entry: AuditEntry,
     expected_version: int | None,
     **fields: Any,
 ) -> Job:
     def change(job: Job) -> Job:
         _expect(job, expected_version)
         _dead_lettered(job, target)
-        claims.refuse_if_held_by_another(job, entry["by"])
+        claims.refuse_if_held_by_another(job, entry.by)
         job.status = target
         job.claimed_by = None
         job.claim_expires_at = None

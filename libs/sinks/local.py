@@ -16,7 +16,7 @@ from libs.sinks import SinkRefused, SinkUnavailable
 from libs.sinks.jsonl import append_record, jsonl_path
 from libs.sinks.push import configured_sinks
 from libs.sinks.records import records_for
-from schemas.job import Job, utcnow
+from schemas.job import Job, SinkDelivery, SinkDeliveryStatus, utcnow
 from sluice.settings import Settings
 from sluice.stores import JobStore
 
@@ -37,7 +37,7 @@ def deliver_locally(
     ``maybe_written``: an earlier delivery of this job may have written already (a
     redelivery), so the JSONL file is searched for the job id first.
     """
-    delivered: dict[str, dict[str, Any]] = {}
+    delivered: dict[str, SinkDelivery] = {}
     args = (job.id, job.schema_name, job.schema_version, record)
     for sink in configured_sinks(settings):
         if sink not in LOCAL_SINKS:
@@ -51,12 +51,16 @@ def deliver_locally(
             log.warning("local sink failed; a delivery job takes over", sink=sink,
                         job_id=job.id, error=str(exc))
             continue
-        delivered[sink] = {"status": "delivered", "attempts": 1, "in_place": True,
-                           "delivered_at": utcnow().isoformat(), "last_error": None}
+        delivered[sink] = SinkDelivery(status=SinkDeliveryStatus.DELIVERED, attempts=1,
+                                       in_place=True, delivered_at=utcnow(), last_error=None)
     if delivered:
         def note(current: Job) -> Job:
             for sink, entry in delivered.items():
-                current.sink_deliveries[sink] = {**current.sink_deliveries.get(sink, {}), **entry}
+                known = current.sink_deliveries.get(sink)
+                current.sink_deliveries[sink] = (
+                    entry if known is None
+                    else known.model_copy(update=entry.model_dump(exclude_unset=True))
+                )
             return current
 
         store.mutate(job.id, note)

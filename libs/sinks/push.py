@@ -16,7 +16,7 @@ from typing import Any
 
 from celery import Celery
 
-from schemas.job import Job, utcnow
+from schemas.job import Job, SinkDelivery, SinkDeliveryStatus, utcnow
 from sluice.enqueue import send
 from sluice.settings import Settings
 from sluice.settings.sinks import SINK_NAMES, sink_names
@@ -42,11 +42,11 @@ def delivery_key(job_id: str, sink: str) -> str:
     return f"sink:{job_id}:{sink}"
 
 
-def pending_deliveries(settings: Settings) -> dict[str, dict[str, Any]]:
+def pending_deliveries(settings: Settings) -> dict[str, SinkDelivery]:
     """The ``sink_deliveries`` entries of a record about to be pushed."""
-    queued_at = utcnow().isoformat()
+    queued_at = utcnow()
     return {
-        sink: {"status": "pending", "attempts": 0, "queued_at": queued_at}
+        sink: SinkDelivery(status=SinkDeliveryStatus.PENDING, attempts=0, queued_at=queued_at)
         for sink in configured_sinks(settings)
     }
 
@@ -68,7 +68,7 @@ def push_to_sinks(
     names sinks the caller delivered itself (a worker writes local sinks in place).
     """
     sinks = [sink for sink in configured_sinks(settings) if sink not in skip]
-    deliveries: dict[str, dict[str, Any]] = {}
+    deliveries: dict[str, str] = {}
     for sink in sinks:
         delivery = Job(
             kind=DELIVER_KIND,
@@ -88,16 +88,17 @@ def push_to_sinks(
         stored, created = store.create(delivery)
         if created or stored.sent_at is None:
             send(stored, store=store, celery=celery, settings=settings)
-        deliveries[sink] = {"delivery_job": stored.id}
+        deliveries[sink] = stored.id
     if not note:
         return job
 
     def add_missing(current: Job) -> Job | None:
         changed = False
-        for sink, entry in deliveries.items():
-            known = current.sink_deliveries.get(sink)
-            if known is None:
-                current.sink_deliveries[sink] = {**pending_deliveries(settings)[sink], **entry}
+        for sink, delivery_id in deliveries.items():
+            if sink not in current.sink_deliveries:
+                current.sink_deliveries[sink] = SinkDelivery(
+                    status=SinkDeliveryStatus.PENDING, queued_at=utcnow(), delivery_job=delivery_id
+                )
                 changed = True
         return current if changed else None
 

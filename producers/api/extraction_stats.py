@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from producers.api.auth import ApiKey
 from producers.api.dependencies import StoreDep
+from schemas.attempt import AttemptOutcome
 from schemas.job import Job, JobStatus
 from sluice.stores import JobQuery
 
@@ -71,19 +72,17 @@ class _Tally:
         self.jobs += 1
         attempts = job.attempts
         self.attempts += len(attempts)
-        self.tokens += sum(
-            int(a.get("prompt_tokens", 0)) + int(a.get("completion_tokens", 0)) for a in attempts
-        )
+        self.tokens += sum(attempt.tokens for attempt in attempts)
         if attempts:
             self.with_attempts += 1
-            if attempts[0].get("outcome") == "valid":
+            if attempts[0].outcome is AttemptOutcome.VALID:
                 self.first_pass_valid += 1
         if job.status is JobStatus.SUCCEEDED:
             self.finished += 1
             self.succeeded += 1
-            valid = [a for a in attempts if a.get("outcome") == "valid"]
+            valid = [a for a in attempts if a.outcome is AttemptOutcome.VALID]
             if valid:
-                self.by_attempt[str(valid[-1].get("number", len(attempts)))] += 1
+                self.by_attempt[str(valid[-1].number)] += 1
         elif job.reason is not None:  # dead now, or dead before a person acted on it
             self.finished += 1
             self.dead_lettered += 1
@@ -116,9 +115,11 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def _key(job: Job) -> tuple[str | None, str | None, str | None]:
-    first = job.attempts[0] if job.attempts else {}
+    first = job.attempts[0] if job.attempts else None
     schema = job.schema_name or job.input.get("schema")
-    return (str(schema) if schema else None, first.get("model"), first.get("mode"))
+    if first is None:
+        return (str(schema) if schema else None, None, None)
+    return (str(schema) if schema else None, first.model or None, first.mode or None)
 
 
 def extraction_stats(jobs: Iterable[Job], *, top: int = 5) -> list[ExtractionGroup]:

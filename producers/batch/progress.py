@@ -73,9 +73,6 @@ def batch_progress(store: JobStore, run: BatchRun, skipped: int) -> BatchProgres
 
 def tokens_used(store: JobStore, run_id: str) -> int:
     """Prompt and completion tokens of every attempt of the run's jobs."""
-    total = 0
-    for job in store.iter_jobs(run_query(run_id)):
-        for attempt in job.attempts:
-            total += int(attempt.get("prompt_tokens") or 0)
-            total += int(attempt.get("completion_tokens") or 0)
-    return total
+    return sum(
+        attempt.tokens for job in store.iter_jobs(run_query(run_id)) for attempt in job.attempts
+    )

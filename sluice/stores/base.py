@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from schemas.attempt import Attempt
 from schemas.job import (
     DeadReason,
     IllegalTransition,
@@ -230,7 +231,7 @@ class JobStore(ABC):
         decision = decisions[-1]
         return DeliveryDecision(final, decision.run, decision.changed, decision.why)
 
-    def append_attempt(self, job_id: str, attempt: dict[str, Any]) -> Job:
+    def append_attempt(self, job_id: str, attempt: Attempt) -> Job:
         def change(job: Job) -> Job:
             job.attempts.append(attempt)
             return job

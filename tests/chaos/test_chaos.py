@@ -227,7 +227,7 @@ def test_no_job_is_lost_or_duplicated_under_kills_broker_restart_and_llm_faults(
         assert job.status is JobStatus.SUCCEEDED or job.reason is DeadReason.EXHAUSTED, job
     for job_id in succeeded:
         assert jobs[job_id].result == VALID_TICKET
-        statuses = {sink: entry.get("status") for sink, entry in
+        statuses = {sink: entry.status for sink, entry in
                     jobs[job_id].sink_deliveries.items()}
         assert statuses == {"records": "delivered", "jsonl": "delivered"}, (job_id, statuses)
     lines = Counter()

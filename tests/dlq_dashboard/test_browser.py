@@ -154,7 +154,7 @@ def test_sign_in_claim_fix_a_field_and_resolve_reaches_the_sink_once(live: Live)
     page.wait_for_url("**flash=resolved**")
     assert live.env.store.get(job.id).status is JobStatus.RESOLVED
     wait_for(lambda: sink_lines(live, job.id), timeout=30, what="the record in the JSONL sink")
-    delivery_id = live.env.store.get(job.id).sink_deliveries["jsonl"]["delivery_job"]
+    delivery_id = live.env.store.get(job.id).sink_deliveries["jsonl"].delivery_job
     wait_for(lambda: live.env.store.get(delivery_id).status is JobStatus.SUCCEEDED,
              timeout=30, what="the sink delivery to finish")
     # saving the same page again is refused and sends nothing more

@@ -66,9 +66,9 @@ def test_valid_output_succeeds_at_once_and_reaches_the_records_sink(
     assert job.result == VALID_TICKET
     assert (job.schema_name, job.schema_version) == ("support_ticket", 1)
     [attempt] = job.attempts
-    assert attempt["outcome"] == "valid"
-    assert attempt["mode"] == "json_object_schema"
-    assert (attempt["prompt_tokens"], attempt["completion_tokens"]) == (100, 40)
+    assert attempt.outcome == "valid"
+    assert attempt.mode == "json_object_schema"
+    assert (attempt.prompt_tokens, attempt.completion_tokens) == (100, 40)
     assert attempt["model"] == "scripted-model"
     assert attempt["latency_ms"] > 0
     # The schema went both into the decoder option and into the prompt.
@@ -86,7 +86,8 @@ def settled_record(env: SluiceEnv, records: object, job_id: str) -> dict[str, ob
 
     def delivered() -> dict[str, object] | None:
         job = env.store.get(job_id)
-        if job.sink_deliveries.get("records", {}).get("status") != "delivered":
+        delivery = job.sink_deliveries.get("records")
+        if delivery is None or delivery.status != "delivered":
             return None
         return records.get(job_id)  # type: ignore[attr-defined, no-any-return]
 
@@ -113,8 +114,8 @@ def test_invalid_output_is_corrected_with_the_failing_fields(
     llm.enqueue(Reply(content=ticket(order_id="4821", issue_type="broken")), valid_reply())
     job = settled(env, submit_extract(env).id)
     assert job.status is JobStatus.SUCCEEDED
-    assert [a["outcome"] for a in job.attempts] == ["invalid", "valid"]
-    failed = {(tuple(e["loc"]), e["type"]) for e in job.attempts[0]["errors"]}
+    assert [a.outcome for a in job.attempts] == ["invalid", "valid"]
+    failed = {(tuple(e.loc), e.type) for e in job.attempts[0].errors}
     assert failed == {(("order_id",), "string_pattern_mismatch"), (("issue_type",), "enum")}
     correction = llm.requests[1]["messages"]
     assert correction[-2] == {"role": "assistant", "content": ticket(order_id="4821",
@@ -133,8 +134,8 @@ def test_grounding_rejects_an_order_id_the_source_does_not_contain(
     llm.enqueue(Reply(content=ticket(order_id="48210")), valid_reply())
     job = settled(env, submit_extract(env).id)
     assert job.status is JobStatus.SUCCEEDED
-    [error] = job.attempts[0]["errors"]
-    assert (error["loc"], error["type"], error["input"]) == (["order_id"], "not_in_source", "48210")
+    [error] = job.attempts[0].errors
+    assert (error.loc, error.type, error.input) == (["order_id"], "not_in_source", "48210")
 
 
 def test_same_error_twice_stops_early(env: SluiceEnv, llm: ScriptedLLM) -> None:
@@ -158,8 +159,8 @@ def test_garbage_three_times_is_dead_with_three_attempts(env: SluiceEnv, llm: Sc
     job = settled(env, submit_extract(env).id)
     assert job.status is JobStatus.DEAD
     assert job.reason is DeadReason.EXHAUSTED
-    assert [a["number"] for a in job.attempts] == [1, 2, 3]
-    assert all(a["outcome"] == "parse_error" and a["parse_error"] for a in job.attempts)
+    assert [a.number for a in job.attempts] == [1, 2, 3]
+    assert all(a.outcome == "parse_error" and a.parse_error for a in job.attempts)
     assert job.error_signature == "$:parse_error"
 
 
@@ -193,7 +194,7 @@ def test_truncated_output_gets_one_retry_with_more_tokens(
     llm.enqueue(Reply(content='{"customer_email": "maria', finish_reason="length"), valid_reply())
     job = settled(env, submit_extract(env).id)
     assert job.status is JobStatus.SUCCEEDED
-    assert [a["outcome"] for a in job.attempts] == ["truncated", "valid"]
+    assert [a.outcome for a in job.attempts] == ["truncated", "valid"]
     first, second = (request["max_tokens"] for request in llm.requests)
     assert second == 2 * first
 
@@ -209,7 +210,7 @@ def test_correction_prompt_does_not_grow_with_the_attempt_count(
     )
     job = settled(env, submit_extract(env, budget={"attempts": 4}).id)
     assert job.status is JobStatus.SUCCEEDED
-    sizes = [a["prompt_chars"] for a in job.attempts]
+    sizes = [a.prompt_chars for a in job.attempts]
     assert sizes[1] == sizes[2] == sizes[3]
     sent = [len(json.dumps(request["messages"])) for request in llm.requests]
     assert sent[1] == sent[2] == sent[3]
@@ -247,8 +248,8 @@ def test_an_email_is_read_from_its_text_part_and_dated_by_its_header(
     llm.enqueue(Reply(content=ticket(order_date="2025-03-05")), valid_reply())
     job = settled(env, submit_extract(env, text=None, email=email).id)
     assert job.status is JobStatus.SUCCEEDED
-    [error] = job.attempts[0]["errors"]
-    assert (error["loc"], error["type"]) == (["order_date"], "date_after_message")
+    [error] = job.attempts[0].errors
+    assert (error.loc, error.type) == (["order_date"], "date_after_message")
     prompt = llm.requests[0]["messages"][1]["content"]
     assert "My order 48213" in prompt and "HTML copy" not in prompt
     assert "Subject: Cracked screen" in prompt
@@ -271,7 +272,7 @@ def test_prompt_injection_cannot_change_the_schema_or_the_grounding_checks(
     job = settled(env, submit_extract(env, text=injected, received_at="2025-03-04T10:00:00Z").id)
     assert job.status is JobStatus.DEAD
     assert job.result is None
-    failures = {(tuple(e["loc"]), e["type"]) for e in job.attempts[0]["errors"]}
+    failures = {(tuple(e.loc), e.type) for e in job.attempts[0].errors}
     assert {(("order_date",), "date_after_message"), (("issue_type",), "enum"),
             (("approved",), "extra_forbidden")} <= failures
     for request in llm.requests:

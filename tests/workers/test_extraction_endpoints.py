@@ -27,7 +27,7 @@ def test_an_unreachable_endpoint_falls_back_to_the_next_one(sluice_env: SluiceEn
         job = settled(env, submit_extract(env).id)
     assert job.status is JobStatus.SUCCEEDED
     assert job.retries == 0
-    assert job.attempts[0]["endpoint"] == llm.url
+    assert job.attempts[0].endpoint == llm.url
 
 
 def llama_cpp_like(body: dict[str, Any]) -> Reply:
@@ -50,7 +50,7 @@ def test_a_worker_probes_the_endpoint_once_and_uses_what_it_enforces(
         probes = len(llm.requests) - 1
         second = settled(env, submit_extract(env).id)
     assert first.status is second.status is JobStatus.SUCCEEDED
-    assert first.attempts[0]["mode"] == second.attempts[0]["mode"] == "json_object_schema"
+    assert first.attempts[0].mode == second.attempts[0].mode == "json_object_schema"
     assert probes == 2  # json_schema refused (HTTP 500), json_object + schema proven
     assert len(llm.requests) == probes + 2  # the second job probed nothing
     assert llm.requests[-1]["response_format"]["type"] == "json_object"

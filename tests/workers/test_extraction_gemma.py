@@ -81,10 +81,10 @@ def test_a_support_email_through_the_real_local_model(
     assert job.status in (JobStatus.SUCCEEDED, JobStatus.DEAD), job.error
     assert job.attempts, job.error
     for attempt in job.attempts:
-        assert attempt["mode"] == "json_object_schema"
-        assert attempt["prompt_tokens"] > 0 and attempt["completion_tokens"] > 0
-        if attempt["outcome"] != "truncated":
-            assert isinstance(json.loads(attempt["raw_text"]), dict)
+        assert attempt.mode == "json_object_schema"
+        assert attempt.prompt_tokens > 0 and attempt.completion_tokens > 0
+        if attempt.outcome != "truncated":
+            assert isinstance(json.loads(attempt.raw_text), dict)
     if job.status is JobStatus.SUCCEEDED:
         assert job.result["customer_email"].lower() in TICKET_TEXT.lower()
         assert job.result["order_id"] in TICKET_TEXT

@@ -38,10 +38,10 @@ def test_a_killed_worker_resumes_at_the_next_attempt_and_pays_for_nothing_twice(
 
     assert job.status is JobStatus.SUCCEEDED
     assert job.deliveries == 2
-    assert [(a["number"], a["outcome"]) for a in job.attempts] == [(1, "invalid"), (2, "valid")]
+    assert [(a.number, a.outcome) for a in job.attempts] == [(1, "invalid"), (2, "valid")]
     # Attempt 1 was not paid for again: the resumed delivery sent a correction, not the
     # first prompt, and exactly one request more than the killed run.
     assert len(llm.requests) == 3
     assert llm.requests[2]["messages"] == llm.requests[1]["messages"]
     assert len(llm.requests[2]["messages"]) == 4
-    assert job.attempts[1]["messages_hash"] != job.attempts[0]["messages_hash"]
+    assert job.attempts[1].messages_hash != job.attempts[0].messages_hash

@@ -90,21 +90,21 @@ def test_a_webhook_that_is_down_then_up_gets_the_record_exactly_once(
         assert job.status is JobStatus.SUCCEEDED
 
         def retrying() -> bool:
-            entry = env.store.get(job.id).sink_deliveries.get("webhook", {})
-            return entry.get("status") == "retrying" and entry.get("attempts", 0) >= 2
+            entry = env.store.get(job.id).sink_deliveries.get("webhook")
+            return entry is not None and entry.status == "retrying" and entry.attempts >= 2
 
         wait_for(retrying, timeout=20, what="the webhook delivery to be retrying")
-        assert "HTTP 503" in env.store.get(job.id).sink_deliveries["webhook"]["last_error"]
+        assert "HTTP 503" in (env.store.get(job.id).sink_deliveries["webhook"].last_error or "")
         receiver.down = False
 
         def delivered() -> dict[str, Any] | None:
             entries = env.store.get(job.id).sink_deliveries
-            done = all(entries.get(s, {}).get("status") == "delivered"
+            done = all(s in entries and entries[s].status == "delivered"
                        for s in ("records", "jsonl", "webhook"))
             return entries if done else None
 
         entries = wait_for(delivered, timeout=30, what="all three sinks delivered")
-        assert entries["webhook"]["attempts"] >= 3
+        assert entries["webhook"].attempts >= 3
         assert receiver.refused >= 2
         [(key, body)] = receiver.accepted
         assert key == job.id
@@ -131,11 +131,11 @@ def test_a_sink_down_past_the_retry_limit_leaves_the_record_in_the_dlq(
         delivery = wait_for(dead_delivery, timeout=20, what="the delivery to give up")
         assert delivery.input["record"] == VALID_TICKET
         assert delivery.error_signature == "sink.webhook:unavailable"
-        assert env.store.get(job.id).sink_deliveries["webhook"]["status"] == "failed"
+        assert env.store.get(job.id).sink_deliveries["webhook"].status == "failed"
         receiver.down = False
         dead_letter.requeue(env.store, env.celery, env.settings, delivery.id, by="ops")
         wait_for(lambda: receiver.accepted, timeout=20, what="the requeued delivery")
-        wait_for(lambda: env.store.get(job.id).sink_deliveries["webhook"]["status"]
+        wait_for(lambda: env.store.get(job.id).sink_deliveries["webhook"].status
                  == "delivered", timeout=20, what="the source job to show it delivered")
         assert [key for key, _ in receiver.accepted] == [job.id]
 

@@ -57,7 +57,7 @@ def extract(context: JobContext) -> dict[str, Any]:
     request = _request(job.input)
     entry = _schema(context, request)
     document = _document(request)
-    attempts = [Attempt.model_validate(raw) for raw in job.attempts]
+    attempts = list(job.attempts)
     if attempts and attempts[-1].outcome is AttemptOutcome.VALID and attempts[-1].record:
         # Resumed after the record was found: make sure its deliveries exist, nothing more.
         return _accept(context, entry, attempts[-1].record, noted=False)
@@ -154,10 +154,10 @@ def _record(context: JobContext, entry: SchemaEntry, attempt: Attempt) -> None:
     pending = pending_deliveries(context.settings) if attempt.record is not None else {}
 
     def change(job: Job) -> Job:
-        job.attempts.append(attempt.model_dump(mode="json"))
+        job.attempts.append(attempt)
         job.schema_name, job.schema_version = entry.name, entry.version
         for sink, state in pending.items():
-            job.sink_deliveries.setdefault(sink, state)
+            job.sink_deliveries.setdefault(sink, state.model_copy())
         return job
 
     context.job = context.store.mutate(context.job.id, change)

@@ -17,7 +17,7 @@ from libs.sinks.push import DELIVER_KIND
 from libs.sinks.records import records_for
 from libs.sinks.webhook import post_record
 from schemas.inputs.system import SinkDeliverInput
-from schemas.job import DeadReason, Job, utcnow
+from schemas.job import DeadReason, Job, SinkDelivery, SinkDeliveryStatus, utcnow
 from sluice.job_task import DeadLetter, JobContext, Queue, Retryable, RetryPolicy, job_task
 from sluice.stores import JobNotFound, JobStore
 
@@ -51,20 +51,20 @@ def deliver(context: JobContext) -> dict[str, Any]:
         outcome = deliver_to(sink, context, payload)
     except SinkUnavailable as exc:
         giving_up = context.final_try
-        status = "failed" if giving_up else "retrying"
+        status = SinkDeliveryStatus.FAILED if giving_up else SinkDeliveryStatus.RETRYING
         _note(context.store, context.job.id, source_id, sink, status=status,
               attempts=attempt, last_error=str(exc))
         if giving_up:
             context.store.update_fields(context.job.id, error_signature=f"sink.{sink}:unavailable")
         raise Retryable(str(exc)) from None
     except SinkRefused as exc:
-        _note(context.store, context.job.id, source_id, sink, status="failed", attempts=attempt,
-              last_error=str(exc))
+        _note(context.store, context.job.id, source_id, sink, status=SinkDeliveryStatus.FAILED,
+              attempts=attempt, last_error=str(exc))
         raise DeadLetter(
             DeadReason.NON_RETRYABLE, str(exc), error_signature=f"sink.{sink}:refused"
         ) from None
-    _note(context.store, context.job.id, source_id, sink, status="delivered", attempts=attempt,
-          delivered_at=utcnow().isoformat(), last_error=None)
+    _note(context.store, context.job.id, source_id, sink, status=SinkDeliveryStatus.DELIVERED,
+          attempts=attempt, delivered_at=utcnow(), last_error=None)
     log.info("record delivered", source_job=source_id, sink=sink, **outcome)
     return {"sink": sink, "job_id": source_id, **outcome}
 
@@ -73,11 +73,12 @@ def _note(
     store: JobStore, delivery_id: str, source_id: str, sink: str, **fields: Any
 ) -> None:
     def change(job: Job) -> Job | None:
-        entry = {**job.sink_deliveries.get(sink, {}), "delivery_job": delivery_id}
-        if entry.get("status") == "delivered":
+        known = job.sink_deliveries.get(sink) or SinkDelivery()
+        if known.status is SinkDeliveryStatus.DELIVERED:
             return None  # never move a delivered sink backwards
-        entry.update(fields)
-        job.sink_deliveries[sink] = entry
+        job.sink_deliveries[sink] = known.model_copy(
+            update={**fields, "delivery_job": delivery_id}
+        )
         return job
 
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.attempt import Attempt, AttemptOutcome
 from schemas.job import DeadReason, IllegalTransition, Job, JobStatus, utcnow
 from sluice.stores import (
     ConcurrentUpdate,
@@ -192,7 +193,8 @@ def test_stranded_lists_old_unsent_queued_jobs(store: JobStore) -> None:
 def _append_attempts(path: str, job_id: str, count: int) -> None:
     store = SQLiteJobStore(Path(path))
     for index in range(count):
-        store.append_attempt(job_id, {"pid": os.getpid(), "n": index})
+        store.append_attempt(job_id, Attempt(number=index + 1, endpoint=f"pid:{os.getpid()}",
+                                             outcome=AttemptOutcome.INVALID))
     store.close()
 
 
