@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 import typer
 
-from schemas.job import TERMINAL, JobStatus
+from schemas.job import SETTLED
 from sluice.settings import Settings
 
 TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 0.2
 # Where a job stops changing on its own: terminal, or dead and waiting for a person.
-SETTLED_STATUSES = frozenset({status.value for status in TERMINAL} | {JobStatus.DEAD.value})
+SETTLED_STATUSES = frozenset(status.value for status in SETTLED)
 
 
 def api_key(settings: Settings) -> str:

@@ -31,7 +31,7 @@ from dlq_dashboard.source import source_view
 from dlq_dashboard.training import training_lines
 from dlq_dashboard.users import Role, User
 from libs.dead_letter.claims import lease_live
-from schemas.job import DeadReason, Job, JobStatus, utcnow
+from schemas.job import DEAD_LETTERED, DeadReason, Job, JobStatus, utcnow
 from schemas.registry import SchemaEntry, UnknownSchema, get_schema, schema_names
 from sluice.stores import InvalidCursor, JobNotFound
 
@@ -278,7 +278,7 @@ def item_context(
         "discard_reasons": DISCARD_REASONS,
         "version_inputs": VERSION_INPUTS,
         "now": utcnow(),
-        "dead_lettered": job.status in (JobStatus.DEAD, JobStatus.CLAIMED),
+        "dead_lettered": job.status in DEAD_LETTERED,
     }
 
 

@@ -43,8 +43,6 @@ READ_BLOCK_MS = 500
 KEEP_ALIVE_SECONDS = 15.0
 # After the worker's `done`, how long to wait for the job record to carry its trace.
 TRACE_WAIT_SECONDS = 5.0
-FINISHED = frozenset({JobStatus.DEAD, JobStatus.CLAIMED, JobStatus.RESOLVED, JobStatus.REQUEUED,
-                      JobStatus.DISCARDED, JobStatus.CANCELLED, JobStatus.SUCCEEDED})
 
 
 class AskRequest(BaseModel):
@@ -96,7 +94,7 @@ async def ask(
     job = await wait_until_terminal(store, job.id, settings.ask_wait_seconds)
     if job.status is JobStatus.SUCCEEDED:
         return answer_body(job)
-    if job.terminal or job.status is JobStatus.DEAD:
+    if job.settled:
         raise HTTPException(
             status.HTTP_502_BAD_GATEWAY,
             detail={"job_id": job.id, "status": job.status.value, "error": job.error},
@@ -132,7 +130,7 @@ async def relay(
             events = await read_after(client, job_id, after, block_ms=READ_BLOCK_MS)
             if not events:
                 job = await run_in_threadpool(store.get, job_id)
-                if job.status not in FINISHED:
+                if not job.settled:
                     if time.monotonic() - last_sent > KEEP_ALIVE_SECONDS:
                         last_sent = time.monotonic()
                         yield ": keep-alive\n\n"
@@ -175,7 +173,7 @@ async def _nothing_left(settings: Settings, store: JobStore, job_id: str, after:
     if after == START:
         return False
     job = await run_in_threadpool(store.get, job_id)
-    if job.status not in FINISHED:
+    if not job.settled:
         return False
     client = async_redis(settings)
     try:

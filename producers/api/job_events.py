@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from libs.llm.token_stream import START
 from producers.api.auth import ApiKey
 from producers.api.dependencies import SettingsDep, StoreDep
-from schemas.job import TERMINAL, Job, JobStatus
+from schemas.job import SETTLED, Job
 from schemas.job_event import JobEvent
 from sluice.broker_redis import UnsupportedBrokerUrl, async_redis
 from sluice.job_events import read_versions
@@ -51,12 +51,13 @@ async def load(store: JobStore, job_id: str) -> Job:
 
 
 async def wait_until_terminal(store: JobStore, job_id: str, timeout: float) -> Job:
-    """The job once it is terminal or dead-lettered, or as it is when ``timeout`` passes."""
+    """The job once it is settled (see :data:`schemas.job.SETTLED`), or as it is when
+    ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     interval = 0.01
     while True:
         job = await run_in_threadpool(store.get, job_id)
-        if job.terminal or job.status.value in ("dead", "claimed"):
+        if job.settled:
             return job
         if time.monotonic() >= deadline:
             return job
@@ -73,10 +74,6 @@ def _version(last_event_id: str | None) -> int:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, detail=f"Last-Event-ID {last_event_id!r} is not a version"
         ) from exc
-
-
-def _settled(status: JobStatus) -> bool:
-    return status in TERMINAL or status is JobStatus.DEAD
 
 
 def _event(event: JobEvent) -> str:
@@ -124,7 +121,7 @@ async def job_versions(
             after_version = event.version
             last_sent = time.monotonic()
             yield _event(event)
-            if _settled(event.status):
+            if event.status in SETTLED:
                 final = await run_in_threadpool(store.get, job_id)
                 yield f"event: end\ndata: {final.model_dump_json()}\n\n"
                 return

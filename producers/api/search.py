@@ -53,7 +53,7 @@ async def search(
     job = await wait_until_terminal(store, job_id, settings.ask_wait_seconds)
     if job.status is JobStatus.SUCCEEDED:
         return {"job_id": job.id, "query": q, "hits": job.result["hits"]}
-    code = (status.HTTP_502_BAD_GATEWAY if job.terminal or job.status is JobStatus.DEAD
+    code = (status.HTTP_502_BAD_GATEWAY if job.settled
             else status.HTTP_504_GATEWAY_TIMEOUT)
     raise HTTPException(
         code, detail={"job_id": job.id, "status": job.status.value, "error": job.error}

@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from producers.batch.runs import BatchRun
-from schemas.job import JobStatus
+from schemas.job import DEAD_LETTERED, SETTLED, JobStatus
 from sluice.stores import JobQuery, JobStore
 
 IN_FLIGHT = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING)
-DEAD = (JobStatus.DEAD, JobStatus.CLAIMED)
-CLOSED = (JobStatus.RESOLVED, JobStatus.REQUEUED, JobStatus.DISCARDED, JobStatus.CANCELLED)
+DEAD = tuple(sorted(DEAD_LETTERED))
+# Settled by a person's action (or a cancel): everything settled but succeeded and the DLQ.
+CLOSED = tuple(sorted(SETTLED - DEAD_LETTERED - {JobStatus.SUCCEEDED}))
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,7 @@ class ReEmbed:
             return {**summary, "alias_switched": bool(result.get("switched")),
                     "previous": result.get("previous"), "dropped": result.get("dropped"),
                     "switch_job": job.id}
-        if job.terminal or job.status is JobStatus.DEAD:
+        if job.settled:
             return {**summary, "alias_switched": False, "switch_job": job.id,
                     "why": f"the switch job ended {job.status.value}: {job.error}"}
         raise NotFinished(f"alias switch job {job.id} is {job.status.value}")

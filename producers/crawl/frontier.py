@@ -105,7 +105,7 @@ def crawl_summary(store: JobStore, crawl_id: str) -> dict[str, Any]:
     return {
         "crawl_id": crawl_id,
         "jobs": len(jobs),
-        "finished": all(job.terminal or job.status is JobStatus.DEAD for job in jobs),
+        "finished": all(job.settled for job in jobs),
         "statuses": dict(statuses),
         "pages": dict(pages),
     }

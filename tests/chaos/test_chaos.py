@@ -25,7 +25,7 @@ import pytest
 from cli.embedded_redis import EmbeddedRedis, start_redis
 from libs.sinks.jsonl import jsonl_path
 from libs.sinks.records import open_records
-from schemas.job import TERMINAL, DeadReason, Job, JobStatus
+from schemas.job import SETTLED, DeadReason, Job, JobStatus
 from sluice.enqueue import submit
 from sluice.stores import JobQuery
 from tests.conftest import SluiceEnv, make_env
@@ -45,7 +45,6 @@ BROKER_RESTART_AFTER_SECONDS = 8.0
 FAULT_RATE = 0.2
 LLM_TIMEOUT_SECONDS = 1.0
 MAX_DELIVERIES = 3
-SETTLED = TERMINAL | {JobStatus.DEAD}
 SEED = 20261121
 
 # One worker per pool shape: prefork for the cpu queue (echo, and the poison kind whose

@@ -3,6 +3,8 @@ import itertools
 import pytest
 
 from schemas.job import (
+    DEAD_LETTERED,
+    SETTLED,
     TERMINAL,
     TRANSITIONS,
     IllegalTransition,
@@ -66,3 +68,13 @@ def test_a_new_job_is_queued_with_a_fresh_id() -> None:
     assert first.status is JobStatus.QUEUED
     assert first.id != second.id
     assert first.version == 0
+
+
+def test_settled_is_terminal_plus_the_dead_letter_queue() -> None:
+    assert TERMINAL | {JobStatus.DEAD, JobStatus.CLAIMED} == SETTLED
+    assert {JobStatus.DEAD, JobStatus.CLAIMED} == DEAD_LETTERED
+    # A settled job leaves only by a person's action: no move of a worker starts from it.
+    worker_moves = {JobStatus.RUNNING, JobStatus.RETRYING, JobStatus.SUCCEEDED}
+    assert all(not (TRANSITIONS[status] & worker_moves) for status in SETTLED)
+    assert Job(kind="echo", status=JobStatus.CLAIMED).settled
+    assert not Job(kind="echo", status=JobStatus.RETRYING).settled

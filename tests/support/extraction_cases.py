@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from schemas.job import TERMINAL, Job, JobStatus
+from schemas.job import SETTLED, Job
 from sluice.enqueue import submit
 from tests.conftest import SluiceEnv, make_env
 from tests.support.polling import wait_for
@@ -24,7 +24,6 @@ VALID_TICKET = {
     "order_date": "2025-03-02",
     "customer_name": "Maria Lopez",
 }
-SETTLED = TERMINAL | {JobStatus.DEAD}
 
 
 def ticket(**changes: Any) -> str:

@@ -55,7 +55,7 @@ class RagEnv:
     def finished(self, job_id: str, timeout: float = FIRST_JOB_TIMEOUT) -> Job:
         def done() -> Job | None:
             job = self.sluice.store.get(job_id)
-            return job if job.terminal or job.status is JobStatus.DEAD else None
+            return job if job.settled else None
 
         job = wait_for(done, timeout=timeout, what=f"job {job_id} to finish")
         assert job.status is JobStatus.SUCCEEDED, (job.status, job.error, self.worker_log())
