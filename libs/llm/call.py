@@ -3,9 +3,10 @@ what runs before a call (hooks, the budget and kill switch), and how faults are 
 
 Faults come in the two kinds a job must treat differently, and each already is the
 kernel's signal for it: :class:`LLMUnavailable` is a :class:`~sluice.job_task.Retryable`
-(timeouts, connection errors, 408/409/429, 5xx: try later through Celery's backoff, never
-counted as an attempt) and :class:`LLMRejected` is a :class:`~sluice.job_task.DeadLetter`
-(any other 4xx: the request itself is wrong, so trying again cannot help). A caller that
+(timeouts, connection errors, the transient statuses of :mod:`libs.http_faults`: try later
+through Celery's backoff, never counted as an attempt) and :class:`LLMRejected` is a
+:class:`~sluice.job_task.DeadLetter` (any other status: the request itself is wrong, so
+trying again cannot help). A caller that
 wants a different policy (another endpoint, its own error signature) catches them.
 """
 
@@ -17,15 +18,13 @@ from dataclasses import dataclass
 import httpx
 import openai
 
+from libs.http_faults import is_transient_status
 from libs.llm import budget as llm_budget
 from libs.llm import llm_base_url
 from schemas.job import DeadReason
 from sluice.job_task import DeadLetter, Retryable
 from sluice.settings import Settings
 from sluice.settings.llm import fallback_urls
-
-# HTTP statuses that say "not now" rather than "not this request".
-TRANSIENT_STATUSES = frozenset({408, 409, 429})
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ class LLMUnavailable(Retryable):
 
 
 class LLMRejected(DeadLetter):
-    """The endpoint refused the request (4xx other than 408/409/429): retrying cannot help."""
+    """The endpoint refused the request (a status that is not transient): retrying cannot help."""
 
     def __init__(self, endpoint: Endpoint, status: int, message: str) -> None:
         super().__init__(DeadReason.NON_RETRYABLE, f"{endpoint.base_url}: HTTP {status}: {message}")
@@ -104,7 +103,7 @@ def fault(endpoint: Endpoint, exc: Exception) -> LLMUnavailable | LLMRejected:
     two kinds; anything not recognised here is a bug and is left to propagate."""
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
-        if status in TRANSIENT_STATUSES or status >= 500:
+        if is_transient_status(status):
             return LLMUnavailable(
                 endpoint, f"HTTP {status}: {_message(exc)}", status=status,
                 retry_after=_retry_after(exc),

@@ -1,9 +1,9 @@
 """The webhook sink: POST the record as JSON with ``Idempotency-Key: <job id>``.
 
-2xx is delivered. A timeout, a connection error, 408, 425, 429 or 5xx is
-:class:`SinkUnavailable` (retried with backoff on the ``io`` queue); any other 4xx is
-:class:`SinkRefused`. The receiver uses the header to drop a repeat of a delivery whose
-answer we never saw.
+2xx is delivered. A timeout, a connection error or a transient status (see
+:mod:`libs.http_faults`: 408, 425, 429, 500, 502, 503, 504) is :class:`SinkUnavailable`
+(retried with backoff on the ``io`` queue); any other status is :class:`SinkRefused`. The
+receiver uses the header to drop a repeat of a delivery whose answer we never saw.
 
 A webhook URL often carries a token in its path or query, so errors (which land on the
 job, in logs and in the dashboard) name only its origin, ``https://host[:port]``.
@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 
+from libs.http_faults import HttpFault, classify
 from libs.sinks import SinkRefused, SinkUnavailable
 from sluice.settings import Settings
-
-_RETRYABLE = frozenset({408, 425, 429})
 
 
 def post_record(
@@ -45,7 +44,7 @@ def post_record(
     if response.is_success:
         return response.status_code
     detail = f"webhook {origin(url)}: HTTP {response.status_code}: {response.text[:200]}"
-    if response.status_code in _RETRYABLE or response.status_code >= 500:
+    if classify(response) is HttpFault.TRANSIENT:
         raise SinkUnavailable(detail)
     raise SinkRefused(detail)
 

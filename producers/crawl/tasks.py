@@ -2,8 +2,9 @@
 
 A page's outcome is the job's result (``status``, ``http_status``, ...), so a crawl's report
 is a query over its jobs. Pages that cannot be had (robots.txt, the SSRF guard, 404, too
-large, not HTML) succeed with that outcome recorded: nothing a person must act on. A 5xx or
-a network fault is retried with backoff, then recorded as an error. An empty token bucket
+large, not HTML) succeed with that outcome recorded: nothing a person must act on. A
+transient status (:mod:`libs.http_faults`: 408, 425, 429, 500, 502-504) or a network fault
+is retried with backoff, then recorded as an error. An empty token bucket
 puts the job back with a countdown instead of holding a worker thread.
 """
 
@@ -18,6 +19,7 @@ import httpx
 import structlog
 
 from libs.documents.warehouse import ContentType, get_documents, put_document
+from libs.http_faults import is_transient_status
 from libs.text.html_text import html_to_text
 from producers.crawl.fetch import (
     Fetched,
@@ -112,7 +114,8 @@ def fetch_page(context: JobContext) -> dict[str, Any]:
             fetched = Fetched(url, PageStatus.FETCH_ERROR, detail=f"{type(exc).__name__}: {exc}")
         step.update(status=fetched.status.value, http_status=fetched.http_status,
                     bytes=fetched.bytes_read, redirects=len(fetched.redirects))
-    if (fetched.status is PageStatus.HTTP_ERROR and (fetched.http_status or 0) >= 500
+    if (fetched.status is PageStatus.HTTP_ERROR and fetched.http_status is not None
+            and is_transient_status(fetched.http_status)
             and context.retries < SERVER_ERROR_RETRIES):
         raise Retryable(f"HTTP {fetched.http_status} from {fetched.url}")
 

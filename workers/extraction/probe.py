@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from libs.http_faults import is_transient_status
 from libs.llm.chat import Endpoint, LLMRejected, LLMUnavailable, chat
 from sluice.settings import Settings
 from sluice.settings.llm import StructuredMode as StructuredMode  # its home is the settings
@@ -35,8 +36,9 @@ CANARY_SCHEMA: dict[str, Any] = {
 }
 CANARY_PROMPT = "Reply with a JSON object."
 CACHE_TTL_SECONDS = 24 * 3600
-# HTTP answers that say "not now" rather than "not this option".
-_TRANSIENT_STATUSES = frozenset({None, 408, 409, 429, 502, 503, 504})
+# A 500 during the probe says "not this option" (llama.cpp's answer to json_schema), not
+# "not now": the probe tries the next mode instead of backing off.
+_MODE_UNSUPPORTED = 500
 
 
 def response_format(
@@ -93,7 +95,8 @@ def probe(settings: Settings, endpoint: Endpoint) -> StructuredMode:
                 response_format=fmt, purpose="probe",
             )
         except LLMUnavailable as exc:
-            if exc.status in _TRANSIENT_STATUSES or mode is StructuredMode.PROMPT:
+            not_now = is_transient_status(exc.status) and exc.status != _MODE_UNSUPPORTED
+            if not_now or mode is StructuredMode.PROMPT:
                 raise
             continue  # e.g. llama.cpp's HTTP 500 for json_schema: this mode is not there
         except LLMRejected:
