@@ -18,10 +18,14 @@ from enum import StrEnum
 
 import httpx
 
-from producers.crawl.rate_limit import DomainRateLimiter
+from libs.token_bucket import TokenBucket
 from producers.crawl.robots import RobotsCache
 from producers.crawl.ssrf import RefusedAddress
 from producers.crawl.urls import UnsupportedUrl, canonical_url, host_of
+
+# Per-domain token buckets in the broker's Redis, shared by every crawler thread and process;
+# a robots.txt ``Crawl-delay`` lowers a domain's rate to one request per delay.
+DOMAIN_BUCKETS = "sluice:crawl:bucket:"
 
 
 class PageStatus(StrEnum):
@@ -89,7 +93,7 @@ class Fetcher:
     def __init__(
         self,
         client: httpx.Client,
-        limiter: DomainRateLimiter,
+        limiter: TokenBucket,
         limits: FetchLimits,
         *,
         robots_ttl: float,
@@ -110,7 +114,7 @@ class Fetcher:
             rate, capacity = min(rate, 1.0 / crawl_delay), 1
         waited = 0.0
         while True:
-            wait = self._limiter.try_take(domain, rate=rate, capacity=capacity)
+            wait = self._limiter.take(domain, rate=rate, capacity=capacity)
             if wait <= 0:
                 return
             if waited + wait > self._limits.max_token_wait:

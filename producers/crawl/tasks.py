@@ -21,7 +21,9 @@ import structlog
 from libs.documents.warehouse import ContentType, get_documents, put_document
 from libs.http_faults import is_transient_status
 from libs.text.html_text import html_to_text
+from libs.token_bucket import TokenBucket
 from producers.crawl.fetch import (
+    DOMAIN_BUCKETS,
     Fetched,
     Fetcher,
     FetchLimits,
@@ -31,7 +33,6 @@ from producers.crawl.fetch import (
 )
 from producers.crawl.frontier import FETCH_KIND, CrawlSpec, Frontier
 from producers.crawl.links import page_links
-from producers.crawl.rate_limit import DomainRateLimiter
 from producers.crawl.ssrf import guarded_client
 from producers.crawl.urls import host_of, in_scope
 from producers.state_store import StateStore, shared_state_store
@@ -76,7 +77,7 @@ def crawl_parts(settings: Settings) -> CrawlParts:
                 max_token_wait=settings.crawl_max_token_wait_seconds,
                 user_agent=settings.crawl_user_agent,
             )
-            fetcher = Fetcher(client, DomainRateLimiter(broker_redis(settings)), limits,
+            fetcher = Fetcher(client, TokenBucket(broker_redis(settings), DOMAIN_BUCKETS), limits,
                               robots_ttl=settings.crawl_robots_ttl_seconds)
             _parts = CrawlParts(fetcher, client, os.getpid())
         return _parts

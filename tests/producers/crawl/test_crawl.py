@@ -117,13 +117,13 @@ def test_a_link_to_a_private_address_is_refused_when_not_allow_listed(
 def test_without_the_allow_list_the_loopback_site_is_refused_before_any_request(
     crawler: SluiceEnv, site: FixtureSite
 ) -> None:
-    from producers.crawl.fetch import Fetcher, FetchLimits, PageStatus
-    from producers.crawl.rate_limit import DomainRateLimiter
+    from libs.token_bucket import TokenBucket
+    from producers.crawl.fetch import DOMAIN_BUCKETS, Fetcher, FetchLimits, PageStatus
     from producers.crawl.ssrf import guarded_client
 
     settings = crawler.settings
     client = guarded_client([], timeout=5, user_agent="test")
-    limiter = DomainRateLimiter(broker_redis(settings))
+    limiter = TokenBucket(broker_redis(settings), DOMAIN_BUCKETS)
     limits = FetchLimits(max_bytes=10**6, max_redirects=3, content_types=frozenset({"text/html"}),
                          rate=100, burst=10, max_token_wait=1, user_agent="test")
     fetcher = Fetcher(client, limiter, limits, robots_ttl=60)

@@ -1,14 +1,9 @@
-"""Canonical URLs, the SSRF guard's address rules, and the shared token bucket."""
+"""Canonical URLs and the SSRF guard's address rules."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-import redis
 
-from cli.embedded_redis import EmbeddedRedis
-from producers.crawl.rate_limit import DomainRateLimiter
 from producers.crawl.ssrf import AddressGuard, RefusedAddress
 from producers.crawl.urls import UnsupportedUrl, canonical_url, in_scope
 
@@ -58,16 +53,3 @@ def test_the_allow_list_lets_named_networks_through() -> None:
     assert AddressGuard().resolve("8.8.8.8", 80) == ["8.8.8.8"]
 
 
-def test_the_token_bucket_spaces_requests_at_its_rate(redis_server: EmbeddedRedis) -> None:
-    client = redis.Redis(unix_socket_path=str(redis_server.socket_path))
-    client.flushall()
-    limiter = DomainRateLimiter(client)
-    assert limiter.try_take("a.example", rate=2, capacity=2) == 0
-    assert limiter.try_take("a.example", rate=2, capacity=2) == 0
-    wait = limiter.try_take("a.example", rate=2, capacity=2)
-    assert 0.3 < wait <= 0.5
-    assert limiter.try_take("b.example", rate=2, capacity=2) == 0  # per domain
-    time.sleep(wait)
-    assert limiter.try_take("a.example", rate=2, capacity=2) == 0
-    limiter.drain("a.example")
-    assert limiter.try_take("a.example", rate=1, capacity=1) > 0.9
