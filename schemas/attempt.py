@@ -26,8 +26,8 @@ class FieldError(BaseModel):
     """One pydantic error, kept whole: where, which rule, the message and the bad value."""
 
     loc: list[str | int] = Field(default_factory=list)
-    type: str
-    msg: str
+    type: str = "value_error"
+    msg: str = ""
     input: Any = None
 
     @classmethod
