@@ -69,8 +69,8 @@ def test_valid_output_succeeds_at_once_and_reaches_the_records_sink(
     assert attempt.outcome == "valid"
     assert attempt.mode == "json_object_schema"
     assert (attempt.prompt_tokens, attempt.completion_tokens) == (100, 40)
-    assert attempt["model"] == "scripted-model"
-    assert attempt["latency_ms"] > 0
+    assert attempt.model == "scripted-model"
+    assert attempt.latency_ms > 0
     # The schema went both into the decoder option and into the prompt.
     [request] = llm.requests
     assert request["response_format"]["type"] == "json_object"
