@@ -42,7 +42,7 @@ class BudgetExceeded(Exception):
 
 
 def tokens_spent(attempts: list[Attempt]) -> int:
-    return sum(attempt.prompt_tokens + attempt.completion_tokens for attempt in attempts)
+    return sum(attempt.tokens for attempt in attempts)
 
 
 def fingerprint(attempt: Attempt) -> tuple[object, ...]:
