@@ -119,7 +119,7 @@ def _task_finished(
         log.debug("metrics could not read the job", error=str(exc))
         return
     # Only count what this run did: a dropped stale delivery finds a job changed long ago.
-    if job.updated_at.timestamp() < started or not (job.terminal or job.status is JobStatus.DEAD):
+    if job.updated_at.timestamp() < started or not job.settled:
         return
     DELIVERIES.labels(kind=job.kind).observe(job.deliveries)
     if job.status is JobStatus.DEAD:
