@@ -33,6 +33,7 @@ from dlq_dashboard.views import (
 from libs.dead_letter import actions as dead_letter
 from libs.dead_letter import claims
 from schemas.job import DEAD_LETTERED, IllegalTransition, Job, JobStatus
+from sluice.errors import InputNotEditable, InvalidInput
 from sluice.stores import ConcurrentUpdate, JobNotFound
 
 router = APIRouter()
@@ -208,6 +209,8 @@ async def requeue_item(
         return _refuse(svc, request, job_id, user, f"Not re-run: {exc}.")
     except (ConcurrentUpdate, IllegalTransition) as exc:
         return _refuse(svc, request, job_id, user, f"Not re-run: this item changed ({exc}).")
+    except (InputNotEditable, InvalidInput) as exc:
+        return _refuse(svc, request, job_id, user, f"Not re-run: {exc}.")
     svc.audit.append(
         user.name, "requeue", job_id, seconds_spent=seconds_since(job.claimed_at),
         new_job=new.id, hint=hint, model=model,
@@ -331,7 +334,7 @@ def _run_bulk(
             else:
                 dead_letter.requeue(svc.store, svc.celery, svc.settings, job.id, hint=hint,
                                     by=user.name, expected_version=job.version)
-        except (ConcurrentUpdate, IllegalTransition):
+        except (ConcurrentUpdate, IllegalTransition, InputNotEditable, InvalidInput):
             skipped += 1
             continue
         svc.audit.append(user.name, action, job.id, bulk=True, reason=reason or None)

@@ -40,12 +40,14 @@ def submit(
 
     With an idempotency key already known, returns the existing job and sends nothing.
     If the broker is down the job stays ``queued`` with no ``sent_at``, and a worker's
-    stranded-job recovery sends it later: a stored job is never lost.
+    stranded-job recovery sends it later: a stored job is never lost. An input the kind's
+    model refuses raises :class:`~sluice.errors.InvalidInput` and stores nothing.
     """
     kinds = kinds if kinds is not None else loaded_kinds()
     spec = kinds.spec(kind)
     if not spec.submittable:
         raise UnknownKind(kind, kinds.submittable())
+    spec.check_input(input)
     check_countdown(settings, countdown)
     job = Job(
         kind=kind,

@@ -46,6 +46,33 @@ class UnknownKind(KeyError):
         return f"unknown job kind {self.kind!r}; known kinds: {', '.join(self.known)}"
 
 
+class InvalidInput(ValueError):
+    """A job's input that its kind's input model refuses; ``errors`` are pydantic's."""
+
+    def __init__(self, kind: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.errors = errors
+
+    def __str__(self) -> str:
+        first = self.errors[0] if self.errors else {}
+        where = ".".join(str(part) for part in first.get("loc", ())) or "input"
+        more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+        return f"invalid input for {self.kind!r}: {where}: {first.get('msg', '?')}{more}"
+
+
+class InputNotEditable(ValueError):
+    """An internal kind's job is re-run only with the input the system gave it."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return (f"{self.kind!r} is an internal kind: it can be re-run, but not with an "
+                "edited input")
+
+
 class KindsNotLoaded(RuntimeError):
     """The kind table was read before the composition root loaded it."""
 

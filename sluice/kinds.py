@@ -23,9 +23,9 @@ from enum import StrEnum
 from typing import Any
 
 from celery import shared_task
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from sluice.errors import DuplicateKind, KindsNotLoaded, UnknownKind
+from sluice.errors import DuplicateKind, InvalidInput, KindsNotLoaded, UnknownKind
 from sluice.settings import Settings
 
 
@@ -95,6 +95,19 @@ class KindSpec:
     @property
     def submittable(self) -> bool:
         return not self.internal
+
+    def check_input(self, value: Mapping[str, Any]) -> None:
+        """Raise :class:`InvalidInput` with field errors when the input model refuses it."""
+        if self.input_model is None:
+            return
+        try:
+            self.input_model.model_validate(dict(value))
+        except ValidationError as exc:
+            errors = [
+                {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+                for error in exc.errors(include_url=False, include_input=False)
+            ]
+            raise InvalidInput(self.name, errors) from None
 
 
 class KindTable(Mapping[str, KindSpec]):

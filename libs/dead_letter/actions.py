@@ -23,6 +23,8 @@ from libs.sinks.push import push_to_sinks
 from schemas.job import DEAD_LETTERED, AuditEntry, IllegalTransition, Job, JobStatus, utcnow
 from schemas.registry import SchemaEntry, UnknownSchema, get_schema, load_schemas
 from sluice.enqueue import send
+from sluice.errors import InputNotEditable
+from sluice.kinds import loaded_kinds
 from sluice.settings import Settings
 from sluice.stores import ConcurrentUpdate, JobStore
 
@@ -123,6 +125,8 @@ def requeue(
     new_input = dict(old.input if input is None else input)
     if hint:
         new_input["reviewer_hint"] = hint
+    if input is not None or hint:
+        _check_edited_input(old.kind, new_input)
     candidate = Job(
         kind=old.kind,
         input=new_input,
@@ -146,6 +150,18 @@ def requeue(
     if new.sent_at is None:
         new = send(new, store=store, celery=celery, settings=settings)
     return new
+
+
+def _check_edited_input(kind: str, edited: dict[str, Any]) -> None:
+    """An edited input is held to the kind's model; an internal kind's is never edited (its
+    input names another job, and a chosen one could write a record under that job's id)."""
+    kinds = loaded_kinds()
+    if kind not in kinds:
+        return  # a kind no longer installed: the re-run dead-letters as it would have
+    spec = kinds.spec(kind)
+    if not spec.submittable:
+        raise InputNotEditable(kind)
+    spec.check_input(edited)
 
 
 def discard(

@@ -17,6 +17,7 @@ from producers.api.auth import ApiKey
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from schemas.bounded_json import BoundedObject
 from schemas.job import DEAD_LETTERED, DeadReason, IllegalTransition, Job, JobPage
+from sluice.errors import InputNotEditable, InvalidInput
 from sluice.stores import ConcurrentUpdate, InvalidCursor, JobNotFound, JobQuery
 
 router = APIRouter(prefix="/v1/dlq", tags=["dead-letter queue"])
@@ -104,6 +105,14 @@ def requeue_dead_letter(
         )
     except (IllegalTransition, ConcurrentUpdate) as exc:
         raise _conflict(exc) from exc
+    except InputNotEditable as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
+            {"loc": ["body", "input"], "msg": str(exc), "type": "input_not_editable"}
+        ]) from exc
+    except InvalidInput as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
+            {**error, "loc": ["body", "input", *error["loc"]]} for error in exc.errors
+        ]) from exc
 
 
 @router.post("/{job_id}/discard", response_model=Job)

@@ -13,7 +13,7 @@ from producers.api.rate_limit import SubmissionAllowed
 from schemas.bounded_json import BoundedObject
 from schemas.job import IllegalTransition, Job, JobPage, JobStatus
 from sluice.enqueue import submit
-from sluice.errors import UnknownKind
+from sluice.errors import InvalidInput, UnknownKind
 from sluice.settings import api_key_id
 from sluice.stores import IdempotencyConflict, InvalidCursor, JobNotFound, JobQuery
 
@@ -53,6 +53,10 @@ def create_job(
         )
     except UnknownKind as exc:
         raise _unprocessable("kind", str(exc), body.kind) from exc
+    except InvalidInput as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
+            {**error, "loc": ["body", "input", *error["loc"]]} for error in exc.errors
+        ]) from exc
     except IdempotencyConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     if not created:
