@@ -8,26 +8,11 @@ pre-fills the form, and the training export diffs the final record against it.
 from __future__ import annotations
 
 import difflib
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from libs.extraction.output import parse_output
 from schemas.attempt import Attempt
-
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
-
-
-def parse_output(raw: str | None) -> dict[str, Any] | None:
-    """The attempt's JSON object, or None (models sometimes wrap it in a code fence)."""
-    if not raw:
-        return None
-    match = _FENCE.match(raw)
-    try:
-        value = json.loads(match.group(1) if match else raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def loc_path(loc: Any) -> str:

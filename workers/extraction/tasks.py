@@ -17,6 +17,7 @@ from celery import current_app
 from pydantic import ValidationError
 
 from libs.dead_letter.actions import error_signature
+from libs.extraction.output import bounded_raw_output
 from libs.llm.chat import ChatResult, Endpoint, LLMRejected, LLMUnavailable, chat, endpoints
 from libs.llm.metrics import observe_validation_failure
 from libs.sinks.local import deliver_locally
@@ -108,7 +109,7 @@ def extract(context: JobContext) -> dict[str, Any]:
             max_tokens=max_tokens,
             temperature=temperature,
             latency_ms=round(result.latency_ms, 2),
-            raw_text=result.text,
+            raw_text=bounded_raw_output(result.text),  # the verdict saw all of it
             finish_reason=result.finish_reason,
             outcome=verdict.outcome,
             parse_error=verdict.parse_error,

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from libs.extraction.output import parse_object
 from schemas.attempt import AttemptOutcome, FieldError
-
-_FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
 
 
 @dataclass(frozen=True)
@@ -20,21 +17,6 @@ class Verdict:
     record: dict[str, Any] | None = None
     parse_error: str | None = None
     errors: list[FieldError] = field(default_factory=list)
-
-
-def parse_object(text: str) -> dict[str, Any]:
-    """The JSON object in ``text``; tolerates a Markdown fence and prose around the object."""
-    candidate = _FENCE.sub("", text.strip())
-    try:
-        value = json.loads(candidate)
-    except ValueError:
-        start, end = candidate.find("{"), candidate.rfind("}")
-        if start < 0 or end <= start:
-            raise
-        value = json.loads(candidate[start : end + 1])
-    if not isinstance(value, dict):
-        raise ValueError(f"expected a JSON object, got {type(value).__name__}")
-    return value
 
 
 def judge(

@@ -1,0 +1,1 @@
+"""What extraction shares between the worker and the dashboard: reading model output."""
