@@ -13,15 +13,13 @@ Text is escaped into a ``<pre>``. Jinja escapes the whole document once more int
 
 from __future__ import annotations
 
-import email
-import email.policy
 import html
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
 import nh3
 
+from libs.text.email_parsing import EmailContent, read_email
 from schemas.job import Job
 
 FRAME_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -70,17 +68,13 @@ def _text_body(text: str) -> str:
     return "<div>" + html.escape(text).replace("\n", "<br>\n") + "</div>"
 
 
-def _email_parts(raw: str) -> tuple[EmailMessage, str]:
-    message = email.message_from_string(raw, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    part = message.get_body(preferencelist=("html", "plain"))
-    if part is None:
-        return message, _text_body(raw)
-    content = part.get_content()
-    text = content if isinstance(content, str) else content.decode("utf-8", "replace")
-    if part.get_content_type() == "text/html":
-        return message, sanitize_html(text)
-    return message, _text_body(text)
+def _email_parts(raw: str) -> tuple[EmailContent, str]:
+    content = read_email(raw)  # any charset: unknown ones decode with replacement characters
+    if content.html is not None:
+        return content, sanitize_html(content.html)
+    if content.plain is not None:
+        return content, _text_body(content.plain)
+    return content, _text_body(raw)
 
 
 def _first(values: dict[str, Any], keys: tuple[str, ...]) -> str | None:
@@ -95,12 +89,12 @@ def source_view(job: Job) -> SourceView:
     data = job.input
     raw_email = _first(data, RAW_EMAIL_KEYS)
     if raw_email is not None:
-        message, body = _email_parts(raw_email)
+        content, body = _email_parts(raw_email)
         return SourceView(
             "email",
-            str(message.get("subject", "")) or None,
-            str(message.get("from", "")) or None,
-            str(message.get("date", "")) or None,
+            content.subject or None,
+            content.header("from") or None,
+            content.header("date") or None,
             None,
             _document(body),
         )

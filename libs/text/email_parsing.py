@@ -1,24 +1,39 @@
-"""RFC 822 bytes to what Sluice needs from a message: text, headers, attachments, a key.
+"""RFC 822 messages to text: the one email reader of every package.
+
+Two levels:
+
+- :func:`read_email` (bytes or str -> :class:`EmailContent`) never fails: headers as text,
+  the first ``text/plain`` and ``text/html`` bodies, the body as text (HTML through
+  :func:`~libs.text.html_text.html_to_text`), the new part without quoted replies and
+  signature, attachments listed. The extraction worker, the embedding cleaner and the
+  dashboard read job inputs with it.
+- :func:`parse_email` (bytes -> :class:`ParsedEmail`) is the mailbox producer's: it refuses
+  input with no message in it (:class:`UnparsableEmail`; the caller dead-letters those with
+  the raw bytes kept) and adds an idempotency key.
 
 Parsing uses the standard library (``policy.default``) and never trusts the message: an
 unknown or lying charset is decoded with replacement characters, a header the modern
 policy chokes on is read again as raw text, attachments are listed (name, type, size) and
-never decoded into the text. The only failure is :class:`UnparsableEmail`, for input with
-no message in it at all; the caller dead-letters those with the raw bytes kept.
+never decoded into the text.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from email import policy
 from email.message import Message
-from email.parser import BytesParser
+from email.parser import BytesParser, Parser
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
+import structlog
+
 from libs.text.email_quoting import strip_quotes_and_signature
 from libs.text.html_text import html_to_text
+
+log = structlog.get_logger(__name__)
 
 # Headers that identify a message when it has no Message-ID. Transport headers
 # (Received, Delivered-To) are left out: they differ between two copies of one message.
@@ -74,7 +89,16 @@ def _decode(payload: bytes, charset: str | None) -> str:
         return payload.decode("utf-8", errors="replace")
 
 
-def _part_text(part: Message) -> str:
+def _part_text(part: Message, *, from_str: bool) -> str:
+    undecoded = part.get_payload()
+    if (
+        from_str
+        and isinstance(undecoded, str)
+        and not undecoded.isascii()
+        and part.get("content-transfer-encoding", "").strip().lower()
+        not in ("base64", "quoted-printable")
+    ):
+        return undecoded  # a message given as str: its 8-bit text is decoded already
     payload = part.get_payload(decode=True)
     if isinstance(payload, bytes):
         return _decode(payload, part.get_content_charset())
@@ -109,7 +133,7 @@ def _size(part: Message) -> int:
 class _Headers:
     """Header values as text, falling back to the raw header where policy.default fails."""
 
-    def __init__(self, message: Message, raw: bytes) -> None:
+    def __init__(self, message: Message, raw: bytes | str) -> None:
         self._message = message
         self._raw = raw
         self._compat: Message | None = None
@@ -126,7 +150,11 @@ class _Headers:
             return " ".join(str(value).split()) if value is not None else ""
         except Exception:
             if self._compat is None:
-                self._compat = BytesParser(policy=policy.compat32).parsebytes(self._raw)
+                self._compat = (
+                    BytesParser(policy=policy.compat32).parsebytes(self._raw)
+                    if isinstance(self._raw, bytes)
+                    else Parser(policy=policy.compat32).parsestr(self._raw)
+                )
             value = self._compat.get(name)
             return " ".join(str(value).split()) if value is not None else ""
 
@@ -147,13 +175,111 @@ def message_key(headers: dict[str, str]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()
 
 
-def _date(value: str) -> str | None:
-    if not value:
-        return None
+class EmailContent:
+    """One message as text; build it with :func:`read_email`."""
+
+    def __init__(
+        self, message: Message, raw: bytes | str, *, walk_error: str | None = None
+    ) -> None:
+        self._headers = _Headers(message, raw)
+        self.header_names = frozenset(name.lower() for name in message)
+        self.plain: str | None = None  # the first text/plain body, decoded
+        self.html: str | None = None  # the first text/html body, decoded, not sanitized
+        self.attachments: list[Attachment] = []
+        self.defects = [type(defect).__name__ for defect in message.defects]
+        self.walk_error = walk_error  # set when the MIME structure could not be walked
+        if walk_error is None:
+            self._read_parts(message, from_str=isinstance(raw, str))
+        self._text: str | None = None
+
+    def _read_parts(self, message: Message, *, from_str: bool) -> None:
+        try:
+            parts = list(message.walk())
+        except Exception as exc:
+            self.walk_error = str(exc)
+            return
+        for part in parts:
+            if part.is_multipart():
+                continue
+            try:
+                content_type = part.get_content_type()
+                if _is_attachment(part) or not content_type.startswith("text/"):
+                    self.attachments.append(
+                        Attachment(_safe_filename(part), content_type, _size(part))
+                    )
+                elif content_type == "text/plain" and self.plain is None:
+                    self.plain = _part_text(part, from_str=from_str)
+                elif content_type == "text/html" and self.html is None:
+                    self.html = _part_text(part, from_str=from_str)
+            except Exception as exc:  # one broken part must not lose the rest
+                self.defects.append(f"unreadable part: {type(exc).__name__}")
+
+    def header(self, name: str) -> str:
+        """The header's value as one line of text, "" when absent."""
+        return self._headers.get(name.lower())
+
+    def addresses(self, *names: str) -> list[str]:
+        """The bare addresses in the named headers (``From``, ``To``...)."""
+        return self._headers.addresses(*(name.lower() for name in names))
+
+    @property
+    def subject(self) -> str:
+        return self.header("subject")
+
+    @property
+    def sent_at(self) -> datetime | None:
+        """The Date header, when it parses."""
+        value = self.header("date")
+        if not value:
+            return None
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+
+    @property
+    def body_type(self) -> str:
+        """What :attr:`text` was made from: "text/plain", "text/html" or "none"."""
+        if self.plain is not None and self.plain.strip():
+            return "text/plain"
+        return "text/html" if self.html is not None else "none"
+
+    @property
+    def text(self) -> str:
+        """The whole body as text: plain text when it has any, else the HTML's text."""
+        if self._text is None:
+            if self.body_type == "text/plain":
+                self._text = (self.plain or "").strip()
+            elif self.body_type == "text/html":
+                self._text = html_to_text(self.html or "")
+            else:
+                self._text = (self.plain or "").strip()
+        return self._text
+
+    def new_text(self) -> str:
+        """The body without quoted replies, attributions and signature: what a model reads."""
+        if self.body_type == "text/plain":
+            return strip_quotes_and_signature(self.plain or "")
+        if self.body_type == "text/html":
+            without_quotes = html_to_text(self.html or "", drop_quotes=True)
+            return strip_quotes_and_signature(without_quotes) or self.text
+        return self.text
+
+
+def read_email(raw: bytes | str) -> EmailContent:
+    """Read any input as a message, never failing: text with no headers is all body."""
     try:
-        return parsedate_to_datetime(value).isoformat()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+        message = (
+            BytesParser(policy=policy.default).parsebytes(raw)
+            if isinstance(raw, bytes)
+            else Parser(policy=policy.default).parsestr(raw)
+        )
+    except Exception as exc:  # the parser is lenient; this is a bug in it, not in the mail
+        log.warning("email parser failed; reading the input as plain text", error=str(exc))
+        message = Message()
+        message.set_payload(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+        return EmailContent(message, raw, walk_error=f"{type(exc).__name__}: {exc}")
+    return EmailContent(message, raw)
 
 
 def parse_email(raw: bytes, *, max_bytes: int | None = None) -> ParsedEmail:
@@ -166,52 +292,24 @@ def parse_email(raw: bytes, *, max_bytes: int | None = None) -> ParsedEmail:
         message = BytesParser(policy=policy.default).parsebytes(raw)
     except Exception as exc:  # the parser is lenient; this is a bug in it, not in the mail
         raise UnparsableEmail(f"parser failed: {type(exc).__name__}: {exc}") from exc
-    names = {name.lower() for name in message}
-    if not names & RECOGNISED_HEADERS:
+    if not {name.lower() for name in message} & RECOGNISED_HEADERS:
         raise UnparsableEmail("no email headers found")
-    headers = _Headers(message, raw)
-    identity = {name: headers.get(name) for name in (*IDENTITY_HEADERS, "message-id")}
-    plain: str | None = None
-    html: str | None = None
-    attachments: list[Attachment] = []
-    defects = [type(defect).__name__ for defect in message.defects]
-    try:
-        parts = list(message.walk())
-    except Exception as exc:
-        raise UnparsableEmail(f"MIME structure unreadable: {exc}") from exc
-    for part in parts:
-        if part.is_multipart():
-            continue
-        try:
-            content_type = part.get_content_type()
-            if _is_attachment(part) or not content_type.startswith("text/"):
-                attachments.append(Attachment(_safe_filename(part), content_type, _size(part)))
-            elif content_type == "text/plain" and plain is None:
-                plain = _part_text(part)
-            elif content_type == "text/html" and html is None:
-                html = _part_text(part)
-        except Exception as exc:  # one broken part must not lose the rest
-            defects.append(f"unreadable part: {type(exc).__name__}")
-    if plain is not None and plain.strip():
-        body_type, text, llm_source = "text/plain", plain.strip(), plain
-        llm_text = strip_quotes_and_signature(llm_source)
-    elif html is not None:
-        body_type, text = "text/html", html_to_text(html)
-        llm_text = strip_quotes_and_signature(html_to_text(html, drop_quotes=True)) or text
-    else:
-        body_type, text, llm_text = "none", (plain or "").strip(), (plain or "").strip()
+    content = EmailContent(message, raw)
+    if content.walk_error is not None:
+        raise UnparsableEmail(f"MIME structure unreadable: {content.walk_error}")
+    identity = {name: content.header(name) for name in (*IDENTITY_HEADERS, "message-id")}
     message_id = identity["message-id"].strip().strip("<>").strip() or None
     return ParsedEmail(
         key=message_key(identity),
         message_id=message_id,
         subject=identity["subject"],
-        sender=(headers.addresses("from") or [identity["from"]])[0],
-        recipients=headers.addresses("to", "cc"),
-        date=_date(identity["date"]),
-        body_type=body_type,
-        text=text,
-        llm_text=llm_text,
-        attachments=attachments,
-        defects=defects,
+        sender=(content.addresses("from") or [identity["from"]])[0],
+        recipients=content.addresses("to", "cc"),
+        date=content.sent_at.isoformat() if content.sent_at is not None else None,
+        body_type=content.body_type,
+        text=content.text,
+        llm_text=content.new_text(),
+        attachments=content.attachments,
+        defects=content.defects,
         size=len(raw),
     )

@@ -581,3 +581,18 @@ def test_grouped_counts_match_the_generic_implementation(dashboard: Dashboard) -
     native = dashboard.store.count_by(query, "error_signature")
     assert native == JobStore.count_by(dashboard.store, query, "error_signature")
     assert native == {"order_id:not_in_source": 2, None: 1}
+
+
+def test_an_email_with_an_unknown_charset_is_listed_and_opened_with_replacements(
+    dashboard: Dashboard,
+) -> None:
+    # It used to raise LookupError in the queue row: the whole queue page answered 500.
+    raw = SOURCE_EMAIL.replace("charset=utf-8", "charset=x-no-such-charset").replace(
+        "Subject: Broken kettle", "Subject: =?x-bogus?q?Broken?= kettle"
+    )
+    job = dead_job(dashboard.store, input={"schema": "support_ticket", "email": raw})
+    client = dashboard.signed_in("vera")
+    queue_page = client.get("/")
+    assert queue_page.status_code == 200 and f'id="row-{job.id}"' in queue_page.text
+    item = client.get(f"/items/{job.id}")
+    assert item.status_code == 200 and "kettle from order 55211" in item.text

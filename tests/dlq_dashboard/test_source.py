@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dlq_dashboard.source import sanitize_html
+from dlq_dashboard.source import sanitize_html, source_view
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,15 @@ def test_a_link_keeps_its_web_address_and_cannot_reach_back() -> None:
     cleaned = sanitize_html('<a href="https://shop.example/orders/55211">order</a>')
     assert 'href="https://shop.example/orders/55211"' in cleaned
     assert "noopener" in cleaned and "noreferrer" in cleaned
+
+
+def test_an_email_in_any_charset_renders_with_replacement_characters() -> None:
+    from schemas.job import Job
+
+    raw = (
+        "From: a@example.com\nSubject: hi\nContent-Type: text/html; charset=x-bogus\n"
+        "Content-Transfer-Encoding: base64\n\n" + "PHA+b3JkZXIgNTUyMTEg/zwvcD4=\n"
+    )  # "<p>order 55211 \xff</p>": \xff is no UTF-8
+    view = source_view(Job(kind="extract", input={"email": raw}))
+    assert view.kind == "email" and view.subject == "hi"
+    assert "order 55211 \ufffd" in view.document

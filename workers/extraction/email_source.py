@@ -1,19 +1,16 @@
 """The document an extraction reads: plain text, or an RFC 822 email reduced to text.
 
-Kept small on purpose: the body is the first ``text/plain`` part (else HTML with the tags
-stripped), headers that matter to grounding (From, Subject, Date) are kept, attachments
-are ignored. The producers' email parser does the full job for mailboxes.
+Kept small on purpose: the body is the first ``text/plain`` part (else the HTML's text),
+headers that matter to grounding (From, Subject, Date) are kept, attachments are ignored.
+The message is read by :func:`libs.text.email_parsing.read_email`, like everywhere else.
 """
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from email import message_from_string, policy
-from email.message import EmailMessage
-from email.utils import parsedate_to_datetime
+
+from libs.text.email_parsing import read_email
 
 MAX_SOURCE_CHARS = 12000
 
@@ -38,14 +35,12 @@ def from_text(text: str, *, received_at: datetime | date | None = None) -> Sourc
 
 
 def from_email(raw: str, *, received_at: datetime | date | None = None) -> SourceDocument:
-    message = message_from_string(raw, policy=policy.default)
-    assert isinstance(message, EmailMessage)
-    body = _body(message)
-    if body is None:
+    content = read_email(raw)
+    if content.plain is None and content.html is None:
         raise UnreadableEmail("the email has no text/plain or text/html body")
-    sender = str(message.get("From", "")) or None
-    subject = str(message.get("Subject", "")) or None
-    sent = _date(str(message.get("Date", "")))
+    sender = content.header("from") or None
+    subject = content.subject or None
+    sent = content.sent_at.date() if content.sent_at is not None else None
     day = sent or (received_at.date() if isinstance(received_at, datetime) else received_at)
     header = []
     if sender:
@@ -54,31 +49,6 @@ def from_email(raw: str, *, received_at: datetime | date | None = None) -> Sourc
         header.append(f"Subject: {subject}")
     if sent:
         header.append(f"Date: {sent.isoformat()}")
-    text = "\n".join(header) + ("\n\n" if header else "") + body.strip()
+    text = "\n".join(header) + ("\n\n" if header else "") + content.text
     return SourceDocument(text=text[:MAX_SOURCE_CHARS], message_date=day, sender=sender,
                           subject=subject)
-
-
-def _body(message: EmailMessage) -> str | None:
-    part = message.get_body(preferencelist=("plain",))
-    if part is not None:
-        return str(part.get_content())
-    part = message.get_body(preferencelist=("html",))
-    if part is not None:
-        return _strip_html(str(part.get_content()))
-    return None
-
-
-def _strip_html(markup: str) -> str:
-    markup = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", markup)
-    markup = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", markup)
-    return html.unescape(re.sub(r"<[^>]+>", " ", markup))
-
-
-def _date(value: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).date()
-    except (TypeError, ValueError):
-        return None
