@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +11,8 @@ from hypothesis import strategies as st
 
 from libs.text.email_parsing import ParsedEmail, UnparsableEmail, parse_email
 from libs.text.email_quoting import strip_quotes_and_signature
-from tests.producers.email.conftest import FIXTURES
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "email"
 
 
 def fixture(name: str) -> bytes:
