@@ -14,7 +14,10 @@ Two levels:
 Parsing uses the standard library (``policy.default``) and never trusts the message: an
 unknown or lying charset is decoded with replacement characters, a header the modern
 policy chokes on is read again as raw text, attachments are listed (name, type, size) and
-never decoded into the text.
+never decoded into the text. The stdlib's header parser is quadratic, and recursive, on
+runs of quotes, commas, backslashes and parentheses, so it only ever sees the first
+:data:`MAX_PARSED_HEADER_CHARS` of a header (the RFC 5322 line limit); a longer header is
+read as its raw, unfolded text (encoded words left as they are).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from datetime import datetime
 from email import policy
 from email.message import Message
 from email.parser import BytesParser, Parser
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
@@ -42,6 +46,19 @@ RECOGNISED_HEADERS = frozenset(
     {"from", "to", "cc", "date", "subject", "message-id", "sender", "reply-to",
      "mime-version", "content-type", "received", "return-path"}
 )
+
+
+MAX_PARSED_HEADER_CHARS = 998
+
+
+class _BoundedPolicy(EmailPolicy):
+    """``policy.default``, except that a header is parsed from its first 998 characters."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        return super().header_fetch_parse(name, value[:MAX_PARSED_HEADER_CHARS])
+
+
+BOUNDED_POLICY = _BoundedPolicy()
 
 
 class UnparsableEmail(ValueError):
@@ -145,6 +162,11 @@ class _Headers:
         return self._seen[name]
 
     def _read(self, name: str) -> str:
+        raw = next((v for k, v in self._message.raw_items() if k.lower() == name), None)
+        if raw is None:
+            return ""
+        if len(raw) > MAX_PARSED_HEADER_CHARS:
+            return " ".join(str(raw).split())
         try:
             value = self._message.get(name)
             return " ".join(str(value).split()) if value is not None else ""
@@ -270,9 +292,9 @@ def read_email(raw: bytes | str) -> EmailContent:
     """Read any input as a message, never failing: text with no headers is all body."""
     try:
         message = (
-            BytesParser(policy=policy.default).parsebytes(raw)
+            BytesParser(policy=BOUNDED_POLICY).parsebytes(raw)
             if isinstance(raw, bytes)
-            else Parser(policy=policy.default).parsestr(raw)
+            else Parser(policy=BOUNDED_POLICY).parsestr(raw)
         )
     except Exception as exc:  # the parser is lenient; this is a bug in it, not in the mail
         log.warning("email parser failed; reading the input as plain text", error=str(exc))
@@ -289,7 +311,7 @@ def parse_email(raw: bytes, *, max_bytes: int | None = None) -> ParsedEmail:
     if max_bytes is not None and len(raw) > max_bytes:
         raise UnparsableEmail(f"message is {len(raw)} bytes, above the limit of {max_bytes}")
     try:
-        message = BytesParser(policy=policy.default).parsebytes(raw)
+        message = BytesParser(policy=BOUNDED_POLICY).parsebytes(raw)
     except Exception as exc:  # the parser is lenient; this is a bug in it, not in the mail
         raise UnparsableEmail(f"parser failed: {type(exc).__name__}: {exc}") from exc
     if not {name.lower() for name in message} & RECOGNISED_HEADERS:

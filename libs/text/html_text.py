@@ -27,9 +27,15 @@ BLOCK_TAGS = frozenset(
      "pre", "section", "article", "hr"}
 )
 MAX_NESTING = 2048  # libxml2's depth limit with huge_tree (256 without it)
+# Deeper elements lose their tags (their text stays) in :func:`shallow_markup`: an HTML5
+# tree builder (nh3's html5ever) checks the stack of open elements on every tag, so deep
+# nesting makes it quadratic. Real mail nests a few dozen levels.
+MAX_MARKUP_DEPTH = 100
+_FLATTENED = "sluice-flattened"
 
 
-def _tree(html: str) -> etree._Element | None:
+def parse_html(html: str) -> etree._Element | None:
+    """libxml2's tree of ``html`` (linear time, lenient, comments dropped); None if empty."""
     # Bytes with a declared encoding: a str carrying its own <?xml encoding?> would be
     # refused by lxml. huge_tree lifts the 10 MB text-node and 256-level limits; the HTML
     # parser expands no entities, so it opens no entity-expansion attack.
@@ -43,9 +49,34 @@ def _tree(html: str) -> etree._Element | None:
         return None
 
 
+def shallow_markup(html: str, *, max_depth: int = MAX_MARKUP_DEPTH) -> str:
+    """``html`` re-serialised well-formed, without tags nested deeper than ``max_depth``.
+
+    For HTML that goes on to an HTML5 parser (the dashboard's sanitizer): linear here, and
+    linear there once no element is deep. Text is kept; comments are dropped.
+    """
+    root = parse_html(html)
+    if root is None:
+        return ""
+    depth = 0
+    deep: list[etree._Element] = []
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        if event == "end":
+            depth -= 1
+            continue
+        depth += 1
+        if depth > max_depth:
+            deep.append(element)
+    for element in deep:
+        element.tag = _FLATTENED
+    if deep:
+        etree.strip_tags(root, _FLATTENED)  # children and text move up into the parent
+    return etree.tostring(root, method="html", encoding="unicode")
+
+
 def strip_tags(html: str, *, drop: frozenset[str] = frozenset()) -> str:
     """Every text node outside scripts, styles and the ``drop`` tags, lines tidied."""
-    root = _tree(html)
+    root = parse_html(html)
     if root is None:
         return ""
     dropped = SKIPPED_TAGS | drop

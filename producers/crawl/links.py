@@ -1,10 +1,16 @@
-"""What a crawled page says about itself: its links, its canonical URL, its robots meta."""
+"""What a crawled page says about itself: its links, its canonical URL, its robots meta.
+
+Read from libxml2's tree (:func:`libs.text.html_text.parse_html`), linear in the page
+whatever it holds; ``html.parser`` is quadratic on malformed markup before Python 3.13.6.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 
+from lxml import etree
+
+from libs.text.html_text import parse_html
 from producers.crawl.urls import UnsupportedUrl, canonical_url
 
 
@@ -17,12 +23,10 @@ class PageLinks:
     nofollow: bool = False
 
 
-class _LinkParser(HTMLParser):
+class _LinkReader:
     def __init__(self, base: str) -> None:
-        super().__init__(convert_charrefs=True)
         self.base = base
         self.page = PageLinks()
-        self._in_title = False
 
     def _resolve(self, href: str | None) -> str | None:
         if not href or href.startswith(("mailto:", "javascript:", "tel:", "data:")):
@@ -32,8 +36,8 @@ class _LinkParser(HTMLParser):
         except (UnsupportedUrl, ValueError):
             return None
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {name.lower(): value or "" for name, value in attrs}
+    def element(self, tag: str, element: etree._Element) -> None:
+        values = {str(name).lower(): str(value or "") for name, value in element.items()}
         if tag == "base" and values.get("href"):
             self.base = self._resolve(values["href"]) or self.base
         elif tag == "a":
@@ -48,26 +52,18 @@ class _LinkParser(HTMLParser):
             self.page.noindex |= bool(directives & {"noindex", "none"})
             self.page.nofollow |= bool(directives & {"nofollow", "none"})
         elif tag == "title":
-            self._in_title = True
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.page.title += data
+            self.page.title += "".join(element.itertext())
 
 
 def page_links(html: str, base: str) -> PageLinks:
     """Canonical absolute links in document order, without duplicates."""
-    parser = _LinkParser(base)
-    try:
-        parser.feed(html)
-        parser.close()
-    except Exception:  # a parser bug must not fail the page; keep what was read
-        pass
-    page = parser.page
+    reader = _LinkReader(base)
+    root = parse_html(html)
+    if root is not None:
+        # Document order, so a <base> applies to the links after it, as in a browser.
+        for element in root.iter("base", "a", "link", "meta", "title"):
+            reader.element(str(element.tag), element)
+    page = reader.page
     page.links = list(dict.fromkeys(page.links))
     page.title = " ".join(page.title.split())
     if page.nofollow:
