@@ -49,6 +49,9 @@ RECOGNISED_HEADERS = frozenset(
 
 
 MAX_PARSED_HEADER_CHARS = 998
+# Addresses are read from the first 64k characters of a header (about 1,500 recipients):
+# getaddresses is linear but slow, about a microsecond a character.
+MAX_ADDRESS_HEADER_CHARS = 65_536
 
 
 class _BoundedPolicy(EmailPolicy):
@@ -181,7 +184,7 @@ class _Headers:
             return " ".join(str(value).split()) if value is not None else ""
 
     def addresses(self, *names: str) -> list[str]:
-        values = [self.get(name) for name in names]
+        values = [self.get(name)[:MAX_ADDRESS_HEADER_CHARS] for name in names]
         try:
             return [address for _, address in getaddresses(values) if address]
         except Exception:
