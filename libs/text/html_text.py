@@ -71,7 +71,7 @@ def shallow_markup(html: str, *, max_depth: int = MAX_MARKUP_DEPTH) -> str:
         element.tag = _FLATTENED
     if deep:
         etree.strip_tags(root, _FLATTENED)  # children and text move up into the parent
-    return etree.tostring(root, method="html", encoding="unicode")
+    return str(etree.tostring(root, method="html", encoding="unicode"))
 
 
 def strip_tags(html: str, *, drop: frozenset[str] = frozenset()) -> str:
