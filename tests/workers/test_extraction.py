@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from cli.embedded_redis import EmbeddedRedis
+from libs.extraction.output import MAX_RAW_OUTPUT_CHARS
 from libs.sinks.records import open_records
 from schemas.job import DeadReason, JobStatus
 from tests.conftest import SluiceEnv, make_env
@@ -288,3 +289,13 @@ def test_a_wall_time_budget_sends_the_job_to_the_dlq(env: SluiceEnv, llm: Script
     assert job.reason is DeadReason.BUDGET
     assert "wall-time budget" in (job.error or "")
     assert len(job.attempts) == 1
+
+
+def test_a_runaway_output_is_kept_cut_to_the_bound(env: SluiceEnv, llm: ScriptedLLM) -> None:
+    llm.enqueue(Reply(content="x" * (MAX_RAW_OUTPUT_CHARS + 1000)), valid_reply())
+    job = settled(env, submit_extract(env).id)
+    assert job.status is JobStatus.SUCCEEDED
+    runaway = job.attempts[0]
+    assert runaway["outcome"] == "parse_error"
+    assert len(runaway["raw_text"]) < MAX_RAW_OUTPUT_CHARS + 100
+    assert runaway["raw_text"].endswith("[... 1000 more characters not kept]")
