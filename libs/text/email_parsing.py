@@ -48,7 +48,7 @@ RECOGNISED_HEADERS = frozenset(
 )
 
 
-MAX_PARSED_HEADER_CHARS = 998
+MAX_PARSED_HEADER_CHARS = 998  # RFC 5322's line limit; see the module docstring
 # Addresses are read from the first 64k characters of a header (about 1,500 recipients):
 # getaddresses is linear but slow, about a microsecond a character.
 MAX_ADDRESS_HEADER_CHARS = 65_536
@@ -168,8 +168,9 @@ class _Headers:
         raw = next((v for k, v in self._message.raw_items() if k.lower() == name), None)
         if raw is None:
             return ""
-        if len(raw) > MAX_PARSED_HEADER_CHARS:
-            return " ".join(str(raw).split())
+        if len(raw) > MAX_PARSED_HEADER_CHARS:  # raw text: bytes the parser kept as
+            text = str(raw).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            return " ".join(text.split())  # surrogates become U+FFFD, folds one space
         try:
             value = self._message.get(name)
             return " ".join(str(value).split()) if value is not None else ""

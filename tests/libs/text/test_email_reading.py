@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from libs.text.email_parsing import read_email
+from libs.text.email_parsing import MAX_PARSED_HEADER_CHARS, read_email
 
 MIXED = (
     "From: Ann Example <ann@example.com>\r\nTo: help@shop.example\r\n"
@@ -67,3 +67,13 @@ def test_text_without_headers_is_all_body_and_nothing_fails() -> None:
     )
     assert only_attachment.body_type == "none" and only_attachment.plain is None
     assert [a.filename for a in only_attachment.attachments] == ["a.png"]
+
+
+def test_a_header_past_the_parse_limit_is_read_as_raw_text_with_every_address() -> None:
+    recipients = [f"user{n}@shop.example" for n in range(200)]  # ~4,000 characters
+    raw = ("To: " + ",\r\n ".join(recipients) + "\r\n\r\nbody").encode()
+    content = read_email(raw)
+    assert len(content.header("to")) > MAX_PARSED_HEADER_CHARS
+    assert content.addresses("to") == recipients
+    long_from = read_email(b"From: " + b"\xe9" * 2000 + b"\n\nbody").header("from")
+    assert long_from == "\ufffd" * 2000
