@@ -296,6 +296,6 @@ def test_a_runaway_output_is_kept_cut_to_the_bound(env: SluiceEnv, llm: Scripted
     job = settled(env, submit_extract(env).id)
     assert job.status is JobStatus.SUCCEEDED
     runaway = job.attempts[0]
-    assert runaway["outcome"] == "parse_error"
-    assert len(runaway["raw_text"]) < MAX_RAW_OUTPUT_CHARS + 100
-    assert runaway["raw_text"].endswith("[... 1000 more characters not kept]")
+    assert runaway.outcome == "parse_error"
+    assert runaway.raw_text is not None and len(runaway.raw_text) < MAX_RAW_OUTPUT_CHARS + 100
+    assert runaway.raw_text.endswith("[... 1000 more characters not kept]")
