@@ -6,13 +6,15 @@ Qdrant (local mode allows one); the API submits a ``search`` job and waits for i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas.inputs.retrieval import SearchInput
 from schemas.job import DeadReason
 from sluice.job_task import DeadLetter, JobContext, Queue, job_task
 from workers.embedding.tasks import load_resources
-from workers.embedding.vectors import Hit
+
+if TYPE_CHECKING:
+    from workers.embedding.vectors import Hit
 
 
 def retrieve(context: JobContext, query: str, k: int, source: str | None) -> list[Hit]:

@@ -217,9 +217,11 @@ def test_the_api_process_never_loads_torch_nor_qdrant(tmp_path: Path) -> None:
     probe = (
         "import sys\n"
         "from fastapi.testclient import TestClient\n"
+        "from cli.kinds import load_kinds\n"
         "from producers.api.app import create_app\n"
         "from sluice.settings import load_settings\n"
-        f"app = create_app(load_settings(data_dir={str(tmp_path)!r}, api_keys='k'))\n"
+        f"settings = load_settings(data_dir={str(tmp_path)!r}, api_keys='k')\n"
+        "app = create_app(settings, kinds=load_kinds(settings))\n"
         "TestClient(app).get('/healthz')\n"
         "loaded = [m for m in ('torch', 'sentence_transformers', 'qdrant_client', 'transformers')"
         " if m in sys.modules]\n"

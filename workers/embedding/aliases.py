@@ -14,7 +14,6 @@ from schemas.inputs.documents import SwitchAliasInput
 from schemas.job import DeadReason
 from sluice.job_task import DeadLetter, JobContext, Queue, job_task
 from workers.embedding.tasks import load_resources
-from workers.embedding.vectors import AliasTargetMissing
 
 SWITCH_KIND = "vectors.switch_alias"
 
@@ -30,6 +29,8 @@ def switch_alias(context: JobContext) -> dict[str, Any]:
                          f"alias {job_input['alias']!r} is not SLUICE_QDRANT_COLLECTION {alias!r}")
     target = str(job_input.get("collection") or "")
     _, index = load_resources(context)
+    from workers.embedding.vectors import AliasTargetMissing  # see load_resources
+
     with context.step("alias_switch", alias=alias, collection=target) as attrs:
         try:
             outcome = index.switch_alias(target, drop_old=bool(job_input.get("drop_old")))

@@ -25,7 +25,7 @@ import functools
 import hashlib
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,7 +38,9 @@ from workers.embedding.chunking import chunk_budget, chunk_text
 from workers.embedding.cleaning import clean
 from workers.embedding.document_lock import document_lock
 from workers.embedding.model import EmbeddingModel, cache_key, get_model, model_loaded
-from workers.embedding.vectors import ChunkPoint, VectorIndex, get_index, point_id
+
+if TYPE_CHECKING:
+    from workers.embedding.vectors import VectorIndex
 
 
 @functools.cache
@@ -54,7 +56,13 @@ def embedding_cache(settings: Settings) -> EmbeddingCache:
 
 
 def load_resources(context: JobContext) -> tuple[EmbeddingModel, VectorIndex]:
-    """The process's model and index; the first job of a process records their loading."""
+    """The process's model and index; the first job of a process records their loading.
+
+    Qdrant's client is imported here, by the worker that runs the job: a process that only
+    loads the kind table (the API, the dashboard) never pays for it.
+    """
+    from workers.embedding.vectors import get_index
+
     if model_loaded():
         model = get_model()
         return model, get_index(context.settings, model.dimension)
@@ -85,6 +93,8 @@ def embed_texts(
 
 
 def embed_document(context: JobContext, documents: DocumentStore) -> dict[str, Any]:
+    from workers.embedding.vectors import ChunkPoint, point_id  # see load_resources
+
     settings = context.settings
     job_input = context.job.input
     model, index = load_resources(context)

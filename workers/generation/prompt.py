@@ -7,9 +7,11 @@ silently drop ``role=system``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workers.embedding.vectors import Hit
+if TYPE_CHECKING:
+    from workers.embedding.vectors import Hit
+
 
 PROMPT_VERSION = "rag-answer/v1"
 
