@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from schemas.attempt import Attempt
+from schemas.principal import DEFAULT_TENANT
 
 
 class JobStatus(StrEnum):
@@ -186,6 +187,9 @@ class Job(BaseModel):
     waits: int = 0
     # The API key (its id, never the key) that submitted the job: per-key LLM budgets.
     api_key_id: str | None = None
+    # Whose job it is: only principals of this tenant (or operators) see it; a redrive
+    # keeps it. Jobs written before tenants existed belong to the default tenant.
+    tenant: str = DEFAULT_TENANT
     version: int = 0
 
     @field_validator("attempts", mode="before")

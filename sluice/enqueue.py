@@ -14,6 +14,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from schemas.job import Job, utcnow
+from schemas.principal import DEFAULT_TENANT
 from sluice.errors import UnknownKind
 from sluice.kinds import KindTable, loaded_kinds
 from sluice.settings import Settings
@@ -35,6 +36,7 @@ def submit(
     countdown: float | None = None,
     api_key_id: str | None = None,
     kinds: KindTable | None = None,
+    tenant: str = DEFAULT_TENANT,
 ) -> tuple[Job, bool]:
     """Store a job and send its message; returns (job, created).
 
@@ -57,6 +59,7 @@ def submit(
         task_id=uuid.uuid4().hex,
         redriven_from=redriven_from,
         api_key_id=api_key_id,
+        tenant=tenant,
     )
     job, created = store.create(job)
     if created:

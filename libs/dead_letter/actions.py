@@ -26,7 +26,7 @@ from sluice.enqueue import send
 from sluice.errors import InputNotEditable
 from sluice.kinds import loaded_kinds
 from sluice.settings import Settings
-from sluice.stores import ConcurrentUpdate, JobStore
+from sluice.stores import ConcurrentUpdate, IdempotencyConflict, JobStore
 
 
 class NotDeadLettered(IllegalTransition):
@@ -136,8 +136,15 @@ def requeue(
         redriven_from=old.id,
         schema_name=old.schema_name,
         schema_version=old.schema_version,
+        # The redrive is still the same client's work: its tenant, its key's budgets.
+        tenant=old.tenant,
+        api_key_id=old.api_key_id,
     )
+    # A conflict (the key taken by a job that is not this redrive) raises here, before
+    # anything changed; the callers answer it as a conflict.
     new, _ = store.create(candidate)
+    if new.redriven_from != old.id:
+        raise IdempotencyConflict(new)
     entry = _audit("requeue", by, redriven_to=new.id, hint=hint, input_edited=input is not None)
     try:
         _close(store, old.id, JobStatus.REQUEUED, entry, old.version, redriven_to=new.id)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from libs.text.email_parsing import read_email
 from schemas.job import utcnow
+from schemas.principal import DEFAULT_TENANT
 from sluice.stores.cas import ConcurrentUpdate
 
 # Fixed namespace: document and point ids must be the same on every machine, forever.
@@ -56,6 +57,9 @@ class Document(BaseModel):
     # between upsert and bookkeeping can never hide a tail chunk from the next run.
     chunk_high_water: int = 0
     embed_job_id: str | None = None
+    # Whose document it is: only that tenant's principals (and operators) see it, and its
+    # chunks carry it in Qdrant. Documents stored before tenants are the default's.
+    tenant: str = DEFAULT_TENANT
 
     @property
     def indexed(self) -> bool:
@@ -69,6 +73,11 @@ class DocumentNotFound(KeyError):
 
     def __str__(self) -> str:
         return f"no document {self.document_id}"
+
+
+class DocumentOfAnotherTenant(DocumentNotFound):
+    """The (source, doc_id) is another tenant's document: nothing was written, and the
+    caller is told no more than that it is not theirs to see."""
 
 
 class ConcurrentDocumentWrite(ConcurrentUpdate):
@@ -131,8 +140,10 @@ class DocumentStore(ABC):
         content: str,
         content_type: ContentType,
         metadata: dict[str, Any],
+        tenant: str = DEFAULT_TENANT,
     ) -> WriteOutcome:
-        """Insert or update; ``changed`` is True when the content hash is new."""
+        """Insert or update; ``changed`` is True when the content hash is new.
+        :class:`DocumentOfAnotherTenant` when the row is another tenant's."""
 
     @abstractmethod
     def set_embed_job(self, document_id: str, job_id: str) -> None: ...
@@ -189,6 +200,7 @@ def written_over(
     content: str,
     content_type: ContentType,
     metadata: dict[str, Any],
+    tenant: str = DEFAULT_TENANT,
 ) -> Document:
     """The document after a write of this content over ``current`` (None: a new one)."""
     digest = content_hash(content, content_type)
@@ -196,7 +208,10 @@ def written_over(
         return Document(
             id=document_id(source, doc_id), source=source, doc_id=doc_id,
             content_type=content_type, content=content, content_hash=digest, metadata=metadata,
+            tenant=tenant,
         )
+    if current.tenant != tenant:
+        raise DocumentOfAnotherTenant(current.id)
     if current.content_hash == digest and current.metadata == metadata:
         return current
     return current.model_copy(

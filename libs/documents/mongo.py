@@ -20,6 +20,7 @@ from libs.documents.model import (
     written_over,
 )
 from schemas.job import utcnow
+from schemas.principal import DEFAULT_TENANT
 from sluice.stores.cas import compare_and_set
 from sluice.stores.mongo import MongoClients
 
@@ -67,6 +68,7 @@ class MongoDocumentStore(DocumentStore):
         content: str,
         content_type: ContentType,
         metadata: dict[str, Any],
+        tenant: str = DEFAULT_TENANT,
     ) -> WriteOutcome:
         key = document_id(source, doc_id)
 
@@ -75,7 +77,9 @@ class MongoDocumentStore(DocumentStore):
             return _from_mongo(data) if data else None
 
         def change(current: Document | None) -> Document | None:
-            new = written_over(current, source, doc_id, content, content_type, metadata)
+            new = written_over(
+                current, source, doc_id, content, content_type, metadata, tenant
+            )
             return None if new == current else new
 
         def write(current: Document | None, new: Document) -> bool:

@@ -18,6 +18,7 @@ from libs.documents.model import (
     written_over,
 )
 from schemas.job import utcnow
+from schemas.principal import DEFAULT_TENANT
 from sluice.stores.sqlite_db import SQLiteConnections
 
 SCHEMA = """
@@ -89,11 +90,14 @@ class SQLiteDocumentStore(DocumentStore):
         content: str,
         content_type: ContentType,
         metadata: dict[str, Any],
+        tenant: str = DEFAULT_TENANT,
     ) -> WriteOutcome:
         changed: list[bool] = []
 
         def change(current: Document | None) -> Document | None:
-            new = written_over(current, source, doc_id, content, content_type, metadata)
+            new = written_over(
+                current, source, doc_id, content, content_type, metadata, tenant
+            )
             changed.append(current is None or current.content_hash != new.content_hash)
             return None if new == current else new
 

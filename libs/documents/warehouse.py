@@ -27,6 +27,7 @@ from libs.documents.model import (
     ContentType,
     Document,
     DocumentNotFound,
+    DocumentOfAnotherTenant,
     DocumentRef,
     DocumentStore,
     WriteOutcome,
@@ -37,6 +38,7 @@ from libs.documents.model import (
 from libs.documents.mongo import MongoDocumentStore
 from libs.documents.sqlite import SQLiteDocumentStore
 from schemas.job import Job
+from schemas.principal import DEFAULT_TENANT
 from sluice.enqueue import submit
 from sluice.settings import Settings, get_settings
 from sluice.stores.base import JobStore
@@ -67,8 +69,8 @@ def enqueue_embed(
     job, _ = submit(
         "embed",
         {"document_id": document.id, "source": document.source, "doc_id": document.doc_id,
-         "content_hash": document.content_hash},
-        store=store, celery=celery, settings=settings,
+         "content_hash": document.content_hash, "tenant": document.tenant},
+        store=store, celery=celery, settings=settings, tenant=document.tenant,
     )
     documents.set_embed_job(document.id, job.id)
     return job
@@ -85,6 +87,7 @@ def put_document(
     doc_id: str | None = None,
     content_type: ContentType | str = ContentType.TEXT,
     metadata: dict[str, Any] | None = None,
+    tenant: str = DEFAULT_TENANT,
 ) -> tuple[Document, bool]:
     """Store a document; queue ``embed`` only when its content changed. Returns
     ``(document, changed)``; ``document.embed_job_id`` names the job when one was queued.
@@ -96,7 +99,7 @@ def put_document(
     key = doc_id or default_doc_id(content, kind)
     outcome = documents.write(
         source=source, doc_id=key, content=content, content_type=kind,
-        metadata=json.loads(json.dumps(metadata or {})),
+        metadata=json.loads(json.dumps(metadata or {})), tenant=tenant,
     )
     document = outcome.document
     if outcome.changed and not settings.warehouse_change_stream:
@@ -127,7 +130,7 @@ def delete_document(
     job, _ = submit(
         "delete",
         {"document_id": removed.id, "source": removed.source, "doc_id": removed.doc_id},
-        store=store, celery=celery, settings=settings,
+        store=store, celery=celery, settings=settings, tenant=removed.tenant,
     )
     return removed, job
 
@@ -138,6 +141,7 @@ __all__ = [
     "ContentType",
     "Document",
     "DocumentNotFound",
+    "DocumentOfAnotherTenant",
     "DocumentRef",
     "DocumentStore",
     "MongoDocumentStore",

@@ -7,10 +7,18 @@ creates nothing new, and each sink receives the source job id as its idempotency
 The delivery job carries the record itself: a sink never depends on when the source job's
 own status is written. A sink that is down is retried with backoff; one that stays down
 leaves a dead delivery job in the DLQ, which a requeue sends again. Nothing is dropped.
+
+Should the key hold a job that is not this delivery (a delivery of another record of the
+same job, or a job stored before client keys were namespaced), the delivery is stored under
+a key that names the record's hash instead: a push never fails after its caller changed
+the job's state (a resolve, an accepted extraction), and a repeated push still creates
+nothing new.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -20,7 +28,7 @@ from schemas.job import Job, SinkDelivery, SinkDeliveryStatus, utcnow
 from sluice.enqueue import send
 from sluice.settings import Settings
 from sluice.settings.sinks import SINK_NAMES, sink_names
-from sluice.stores import JobStore
+from sluice.stores import IdempotencyConflict, JobStore
 
 DELIVER_KIND = "sink.deliver"
 KNOWN_SINKS = SINK_NAMES
@@ -40,6 +48,21 @@ def configured_sinks(settings: Settings) -> list[str]:
 
 def delivery_key(job_id: str, sink: str) -> str:
     return f"sink:{job_id}:{sink}"
+
+
+def record_delivery_key(job_id: str, sink: str, record: dict[str, Any]) -> str:
+    """The fallback key of a delivery whose plain key is taken: names the record too."""
+    digest = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode())
+    return f"{delivery_key(job_id, sink)}:{digest.hexdigest()[:32]}"
+
+
+def _stored_delivery(store: JobStore, delivery: Job, record: dict[str, Any]) -> tuple[Job, bool]:
+    try:
+        return store.create(delivery)
+    except IdempotencyConflict:
+        sink = str(delivery.input["sink"])
+        fallback = record_delivery_key(str(delivery.input["job_id"]), sink, record)
+        return store.create(delivery.model_copy(update={"idempotency_key": fallback}))
 
 
 def pending_deliveries(settings: Settings) -> dict[str, SinkDelivery]:
@@ -84,8 +107,9 @@ def push_to_sinks(
             task_id=uuid.uuid4().hex,
             schema_name=job.schema_name,
             schema_version=job.schema_version,
+            tenant=job.tenant,
         )
-        stored, created = store.create(delivery)
+        stored, created = _stored_delivery(store, delivery, record)
         if created or stored.sent_at is None:
             send(stored, store=store, celery=celery, settings=settings)
         deliveries[sink] = stored.id

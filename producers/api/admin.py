@@ -1,32 +1,17 @@
-"""``/v1/admin``: the LLM kill switch and budget windows, for keys in SLUICE_ADMIN_API_KEYS."""
+"""``/v1/admin``: the LLM kill switch and budget windows, for keys with the admin scope."""
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from libs.llm import budget as llm_budget
-from producers.api.auth import ApiKey
+from producers.api.auth import Admin
 from producers.api.dependencies import SettingsDep
-from sluice.settings import api_key_id
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
-
-
-def require_admin(key: ApiKey, settings: SettingsDep) -> str:
-    admins = settings.admin_key_values()
-    if not any(hmac.compare_digest(key.encode(), admin.encode()) for admin in admins):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail="this key is not an admin key (SLUICE_ADMIN_API_KEYS)",
-        )
-    return key
-
-
-AdminKey = Annotated[str, Depends(require_admin)]
 
 
 class PauseRequest(BaseModel):
@@ -47,19 +32,19 @@ def _state(settings: Any) -> dict[str, Any]:
 
 
 @router.get("/llm")
-def llm_state(_admin: AdminKey, settings: SettingsDep) -> dict[str, Any]:
+def llm_state(_admin: Admin, settings: SettingsDep) -> dict[str, Any]:
     """The kill switch and the current budget windows."""
     return _state(settings)
 
 
 @router.post("/llm/pause")
-def pause_llm(body: PauseRequest, admin: AdminKey, settings: SettingsDep) -> dict[str, Any]:
+def pause_llm(body: PauseRequest, admin: Admin, settings: SettingsDep) -> dict[str, Any]:
     """Stop new LLM calls fleet-wide at once; jobs that need one wait (they do not fail)."""
-    llm_budget.pause(settings, by=f"api-key:{api_key_id(admin)}", reason=body.reason)
+    llm_budget.pause(settings, by=f"api-key:{admin.key_id}", reason=body.reason)
     return _state(settings)
 
 
 @router.post("/llm/resume")
-def resume_llm(admin: AdminKey, settings: SettingsDep) -> dict[str, Any]:
-    llm_budget.resume(settings, by=f"api-key:{api_key_id(admin)}")
+def resume_llm(admin: Admin, settings: SettingsDep) -> dict[str, Any]:
+    llm_budget.resume(settings, by=f"api-key:{admin.key_id}")
     return _state(settings)

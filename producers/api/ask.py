@@ -27,15 +27,17 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
+from libs.access.checks import client_idempotency_key
 from libs.llm.token_stream import START, InvalidEventId, StreamEvent, checked_event_id, read_after
-from producers.api.auth import ApiKey
+from producers.api.auth import Reader, Submitter
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.job_events import SSE_HEADERS, load, wait_until_terminal
 from producers.api.rate_limit import SubmissionAllowed
 from schemas.job import Job, JobStatus
+from schemas.principal import Principal
 from sluice.broker_redis import async_redis
 from sluice.enqueue import submit
-from sluice.settings import Settings, api_key_id
+from sluice.settings import Settings
 from sluice.stores import IdempotencyConflict, JobStore
 
 router = APIRouter(prefix="/v1/ask", tags=["ask"])
@@ -54,13 +56,15 @@ class AskRequest(BaseModel):
 
 
 def _submit(
-    body: AskRequest, store: JobStore, celery: Any, settings: Settings, key: str
+    body: AskRequest, store: JobStore, celery: Any, settings: Settings, caller: Principal
 ) -> Job:
     job_input = body.model_dump(exclude={"idempotency_key"}, exclude_none=True)
     try:
         job, _ = submit(
-            "ask", job_input, idempotency_key=body.idempotency_key,
-            store=store, celery=celery, settings=settings, api_key_id=api_key_id(key),
+            "ask", job_input,
+            idempotency_key=client_idempotency_key(caller.tenant, body.idempotency_key),
+            store=store, celery=celery, settings=settings, api_key_id=caller.key_id,
+            tenant=caller.tenant,
         )
     except IdempotencyConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
@@ -83,14 +87,14 @@ def answer_body(job: Job) -> dict[str, Any]:
 @router.post("")
 async def ask(
     body: AskRequest,
-    _key: ApiKey,
+    caller: Submitter,
     _rate: SubmissionAllowed,
     store: StoreDep,
     celery: CeleryDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
     """Answer and wait: the answer, its numbered sources and the trace of every step."""
-    job = await run_in_threadpool(_submit, body, store, celery, settings, _key)
+    job = await run_in_threadpool(_submit, body, store, celery, settings, caller)
     job = await wait_until_terminal(store, job.id, settings.ask_wait_seconds)
     if job.status is JobStatus.SUCCEEDED:
         return answer_body(job)
@@ -199,7 +203,7 @@ async def _stream_response(
 async def ask_stream(
     body: AskRequest,
     request: Request,
-    _key: ApiKey,
+    caller: Submitter,
     _rate: SubmissionAllowed,
     store: StoreDep,
     celery: CeleryDep,
@@ -208,7 +212,7 @@ async def ask_stream(
 ) -> Response:
     """Server-sent events: ``sources``, ``token``s as the model writes them, ``done``."""
     after = _event_id(last_event_id)
-    job = await run_in_threadpool(_submit, body, store, celery, settings, _key)
+    job = await run_in_threadpool(_submit, body, store, celery, settings, caller)
     return await _stream_response(request, settings, store, job.id, after)
 
 
@@ -216,7 +220,7 @@ async def ask_stream(
 async def resume_stream(
     job_id: str,
     request: Request,
-    _key: ApiKey,
+    caller: Reader,
     store: StoreDep,
     settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
@@ -224,7 +228,7 @@ async def resume_stream(
     """The same stream again, after ``Last-Event-ID``: nothing missed, nothing twice.
     204 when the job is finished and the client has seen its last event."""
     after = _event_id(last_event_id)
-    job = await load(store, job_id)
+    job = await load(store, job_id, caller)
     if job.kind != "ask":
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"job {job_id} is not an ask job")
     return await _stream_response(request, settings, store, job_id, after)

@@ -1,32 +1,77 @@
-"""Bearer-key authentication: 401 without a key, 403 with a wrong one."""
+"""Who is calling, and may they: one FastAPI dependency per scope.
+
+A route names what it needs (``caller: Reader``) and gets the caller's
+:class:`~schemas.principal.Principal`: 401 without a bearer key, 403 with an unknown key
+or one that lacks the scope. Whether the caller may see a given job or document is
+:func:`owned`'s answer: another tenant's object is a 404, exactly like a missing one, so
+no answer confirms that it exists. The checks are :mod:`libs.access`'s, shared with the
+dashboard.
+"""
 
 from __future__ import annotations
 
-import hmac
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-bearer = HTTPBearer(auto_error=False, description="One of the keys in SLUICE_API_KEYS.")
+from libs.access.checks import MissingScope, require, visible
+from libs.access.keys import KeyRing
+from schemas.principal import Principal, Scope
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key: one of SLUICE_API_KEYS, or one made by `sluice keys add`.",
+)
 
 
-def require_api_key(
+def key_ring(request: Request) -> KeyRing:
+    ring: KeyRing | None = getattr(request.app.state, "key_ring", None)
+    if ring is None:
+        ring = request.app.state.key_ring = KeyRing(request.app.state.settings)
+    return ring
+
+
+def authenticated(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> str:
-    """The caller's key; compared in constant time against every configured key."""
+) -> Principal:
+    """The caller's principal: 401 without a bearer key, 403 for one nobody issued."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="missing bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    offered = credentials.credentials.encode()
-    known = request.app.state.settings.api_key_values()
-    if not any(hmac.compare_digest(offered, key.encode()) for key in known):
+    principal = key_ring(request).authenticate(credentials.credentials)
+    if principal is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="unknown API key")
-    return credentials.credentials
+    return principal
 
 
-ApiKey = Annotated[str, Depends(require_api_key)]
+def principal_with(scope: Scope) -> Callable[[Principal], Principal]:
+    """A dependency giving the caller's principal once it holds ``scope`` (403 if not)."""
+
+    def dependency(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+        try:
+            return require(principal, scope)
+        except MissingScope as exc:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+
+    dependency.__name__ = f"principal_with_{scope.name.lower()}"
+    return dependency
+
+
+def owned(principal: Principal, tenant: str | None, what: str) -> None:
+    """404 (never 403) when the object of ``tenant`` is not the principal's to see."""
+    if not visible(principal, tenant):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no {what}")
+
+
+Submitter = Annotated[Principal, Depends(principal_with(Scope.JOBS_SUBMIT))]
+Reader = Annotated[Principal, Depends(principal_with(Scope.JOBS_READ))]
+DeadLetterActor = Annotated[Principal, Depends(principal_with(Scope.DLQ_ACT))]
+DocumentWriter = Annotated[Principal, Depends(principal_with(Scope.DOCUMENTS_WRITE))]
+Operator = Annotated[Principal, Depends(principal_with(Scope.OPS_READ))]
+Admin = Annotated[Principal, Depends(principal_with(Scope.ADMIN))]

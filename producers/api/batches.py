@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from producers.api.auth import ApiKey
+from producers.api.auth import Operator
 from producers.api.dependencies import SettingsDep, StoreDep
 from producers.batch.progress import batch_progress
 from producers.batch.runs import BatchRunNotFound, BatchRuns
@@ -24,7 +24,7 @@ def _runs(request: Request, settings: SettingsDep) -> BatchRuns:
 
 @router.get("")
 def list_batches(
-    request: Request, _key: ApiKey, store: StoreDep, settings: SettingsDep,
+    request: Request, _caller: Operator, store: StoreDep, settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[dict[str, Any]]:
     """Recent runs, most recently updated first, each with its progress."""
@@ -37,7 +37,7 @@ def list_batches(
 
 @router.get("/{run_id}")
 def get_batch(
-    run_id: str, request: Request, _key: ApiKey, store: StoreDep, settings: SettingsDep
+    run_id: str, request: Request, _caller: Operator, store: StoreDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """The run record (selection, cursor, summary once finished) and its live progress."""
     try:

@@ -3,7 +3,8 @@
 A post that changes a document's content queues an ``embed`` job; an unchanged re-post
 queues nothing. A delete queues a ``delete`` job for its vectors. ``chunk_count`` shows
 how many chunks Qdrant holds once the embed job finished (``indexed`` says whether they
-are of the current content).
+are of the current content). A document belongs to the tenant of the key that first put
+it; another tenant's document is a 404 to read, replace or delete.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from libs.documents.warehouse import (
     ContentType,
     Document,
     DocumentNotFound,
+    DocumentOfAnotherTenant,
     DocumentStore,
     delete_document,
     open_documents,
     put_document,
 )
-from producers.api.auth import ApiKey
+from producers.api.auth import DocumentWriter, Reader, owned
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.rate_limit import SubmissionAllowed
 from schemas.bounded_json import BoundedObject
@@ -68,6 +70,7 @@ class DocumentView(BaseModel):
     indexed: bool
     indexed_at: datetime | None
     embed_job_id: str | None
+    tenant: str
     content: str | None = None
 
     @classmethod
@@ -90,7 +93,7 @@ async def post_document(
     body: DocumentRequest,
     request: Request,
     response: Response,
-    _key: ApiKey,
+    caller: DocumentWriter,
     _rate: SubmissionAllowed,
     store: StoreDep,
     celery: CeleryDep,
@@ -104,10 +107,13 @@ async def post_document(
         return put_document(
             documents, store=store, celery=celery, settings=settings, source=body.source,
             doc_id=body.doc_id, content=body.content, content_type=body.content_type,
-            metadata=body.metadata,
+            metadata=body.metadata, tenant=caller.tenant,
         )
 
-    document, changed = await run_in_threadpool(write)
+    try:
+        document, changed = await run_in_threadpool(write)
+    except DocumentOfAnotherTenant as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     if not changed:
         response.status_code = status.HTTP_200_OK
     return DocumentWritten(
@@ -118,12 +124,13 @@ async def post_document(
 
 
 @router.get("/{document_id}", response_model=DocumentView)
-async def get_document(document_id: str, request: Request, _key: ApiKey) -> DocumentView:
+async def get_document(document_id: str, request: Request, caller: Reader) -> DocumentView:
     documents = documents_of(request)
     try:
         document = await run_in_threadpool(documents.get, document_id)
     except DocumentNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    owned(caller, document.tenant, f"document {document_id}")
     return DocumentView.of(document, with_content=True)
 
 
@@ -131,13 +138,18 @@ async def get_document(document_id: str, request: Request, _key: ApiKey) -> Docu
 async def remove_document(
     document_id: str,
     request: Request,
-    _key: ApiKey,
+    caller: DocumentWriter,
     store: StoreDep,
     celery: CeleryDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
     """Remove the document now; its vectors go with the queued ``delete`` job."""
     documents = documents_of(request)
+    try:
+        current = await run_in_threadpool(documents.get, document_id)
+    except DocumentNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    owned(caller, current.tenant, f"document {document_id}")
 
     def remove() -> Any:
         return delete_document(

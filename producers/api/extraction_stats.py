@@ -16,7 +16,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from producers.api.auth import ApiKey
+from libs.access.checks import tenant_filter
+from producers.api.auth import Reader
 from producers.api.dependencies import StoreDep
 from schemas.attempt import AttemptOutcome
 from schemas.job import Job, JobStatus
@@ -134,7 +135,7 @@ def extraction_stats(jobs: Iterable[Job], *, top: int = 5) -> list[ExtractionGro
 
 @router.get("/extraction", response_model=ExtractionStats)
 def get_extraction_stats(
-    _key: ApiKey,
+    caller: Reader,
     store: StoreDep,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
@@ -142,7 +143,7 @@ def get_extraction_stats(
 ) -> ExtractionStats:
     """First-pass valid rate, success by attempt, tokens per accepted record, DLQ rate and
     top error signatures for the newest ``limit`` extract jobs (created after ``since``)."""
-    query = JobQuery(kind=EXTRACT_KIND, created_after=since)
+    query = JobQuery(kind=EXTRACT_KIND, created_after=since, tenant=tenant_filter(caller))
     jobs: list[Job] = []
     cursor: str | None = None
     while len(jobs) < limit:

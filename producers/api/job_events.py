@@ -24,10 +24,11 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from libs.llm.token_stream import START
-from producers.api.auth import ApiKey
+from producers.api.auth import Reader, owned
 from producers.api.dependencies import SettingsDep, StoreDep
 from schemas.job import SETTLED, Job
 from schemas.job_event import JobEvent
+from schemas.principal import Principal
 from sluice.broker_redis import UnsupportedBrokerUrl, async_redis
 from sluice.job_events import read_versions
 from sluice.settings import Settings
@@ -43,11 +44,14 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 
-async def load(store: JobStore, job_id: str) -> Job:
+async def load(store: JobStore, job_id: str, caller: Principal) -> Job:
+    """The job, or 404 when it does not exist or is another tenant's."""
     try:
-        return await run_in_threadpool(store.get, job_id)
+        job = await run_in_threadpool(store.get, job_id)
     except JobNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    owned(caller, job.tenant, f"job {job_id}")
+    return job
 
 
 async def wait_until_terminal(store: JobStore, job_id: str, timeout: float) -> Job:
@@ -151,13 +155,13 @@ async def _relay(
 async def job_events(
     job_id: str,
     request: Request,
-    _key: ApiKey,
+    caller: Reader,
     store: StoreDep,
     settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Server-sent events: the job at each new version, then ``end`` once it is final."""
-    await load(store, job_id)
+    await load(store, job_id, caller)
     return StreamingResponse(
         _relay(request, store, settings, job_id, _version(last_event_id)),
         media_type="text/event-stream", headers=SSE_HEADERS,

@@ -1,4 +1,4 @@
-"""Submit, poll, list and cancel jobs."""
+"""Submit, poll, list and cancel jobs: each caller sees only its own tenant's jobs."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
-from producers.api.auth import ApiKey
+from libs.access.checks import client_idempotency_key, tenant_filter
+from producers.api.auth import Reader, Submitter, owned
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.rate_limit import SubmissionAllowed
 from schemas.bounded_json import BoundedObject
 from schemas.job import IllegalTransition, Job, JobPage, JobStatus
+from schemas.principal import Principal
 from sluice.enqueue import submit
 from sluice.errors import InvalidInput, UnknownKind
-from sluice.settings import api_key_id
-from sluice.stores import IdempotencyConflict, InvalidCursor, JobNotFound, JobQuery
+from sluice.stores import IdempotencyConflict, InvalidCursor, JobNotFound, JobQuery, JobStore
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -23,7 +24,10 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 class JobRequest(BaseModel):
     kind: str = Field(min_length=1, max_length=200, examples=["echo"])
     input: BoundedObject = Field(default_factory=dict)
-    idempotency_key: str | None = Field(None, min_length=1, max_length=255)
+    idempotency_key: str | None = Field(
+        None, min_length=1, max_length=255,
+        description="Yours alone: kept per tenant (stored as `t:<tenant>:<key>`).",
+    )
 
 
 def _unprocessable(field: str, message: str, value: Any) -> HTTPException:
@@ -37,7 +41,7 @@ def _unprocessable(field: str, message: str, value: Any) -> HTTPException:
 def create_job(
     body: JobRequest,
     response: Response,
-    _key: ApiKey,
+    caller: Submitter,
     _rate: SubmissionAllowed,
     store: StoreDep,
     celery: CeleryDep,
@@ -47,8 +51,10 @@ def create_job(
     """Store a job and queue it. A known idempotency key returns the existing job with 200."""
     try:
         job, created = submit(
-            body.kind, body.input, idempotency_key=body.idempotency_key,
-            store=store, celery=celery, settings=settings, api_key_id=api_key_id(_key),
+            body.kind, body.input,
+            idempotency_key=client_idempotency_key(caller.tenant, body.idempotency_key),
+            store=store, celery=celery, settings=settings, api_key_id=caller.key_id,
+            tenant=caller.tenant,
             kinds=request.app.state.kinds,
         )
     except UnknownKind as exc:
@@ -66,7 +72,7 @@ def create_job(
 
 @router.get("", response_model=JobPage)
 def list_jobs(
-    _key: ApiKey,
+    caller: Reader,
     store: StoreDep,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     kind: str | None = None,
@@ -74,29 +80,34 @@ def list_jobs(
     cursor: str | None = None,
 ) -> JobPage:
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
-    query = JobQuery(statuses=(status_,) if status_ else (), kind=kind)
+    query = JobQuery(
+        statuses=(status_,) if status_ else (), kind=kind, tenant=tenant_filter(caller)
+    )
     try:
         return store.list_jobs(query, limit=limit, cursor=cursor)
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
 
 
-def load_job(store: StoreDep, job_id: str) -> Job:
+def load_job(store: JobStore, job_id: str, caller: Principal) -> Job:
+    """The job, or 404 when it does not exist or is another tenant's."""
     try:
-        return store.get(job_id)
+        job = store.get(job_id)
     except JobNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    owned(caller, job.tenant, f"job {job_id}")
+    return job
 
 
 @router.get("/{job_id}", response_model=Job)
-def get_job(job_id: str, _key: ApiKey, store: StoreDep) -> Job:
-    return load_job(store, job_id)
+def get_job(job_id: str, caller: Reader, store: StoreDep) -> Job:
+    return load_job(store, job_id, caller)
 
 
 @router.post("/{job_id}/cancel", response_model=Job)
-def cancel_job(job_id: str, _key: ApiKey, store: StoreDep) -> Job:
+def cancel_job(job_id: str, caller: Submitter, store: StoreDep) -> Job:
     """Cancel a job that has not started (queued or waiting to retry); 409 otherwise."""
-    load_job(store, job_id)
+    load_job(store, job_id, caller)
     try:
         return store.cancel(job_id)
     except IllegalTransition as exc:

@@ -16,10 +16,11 @@ from fastapi import Depends, HTTPException, status
 from prometheus_client import Counter
 
 from libs.token_bucket import TokenBucket
-from producers.api.auth import ApiKey
+from producers.api.auth import authenticated
 from producers.api.dependencies import SettingsDep
+from schemas.principal import Principal
 from sluice.broker_redis import broker_redis
-from sluice.settings import Settings, api_key_id
+from sluice.settings import Settings
 
 KEY_PREFIX = "sluice:ratelimit:submit:"
 
@@ -49,8 +50,10 @@ def take(settings: Settings, key_id: str, cost: int = 1) -> RateDecision:
     return RateDecision(False, max(1, math.ceil(wait)))
 
 
-def submission_allowed(key: ApiKey, settings: SettingsDep) -> None:
-    decision = take(settings, api_key_id(key))
+def submission_allowed(
+    caller: Annotated[Principal, Depends(authenticated)], settings: SettingsDep
+) -> None:
+    decision = take(settings, caller.key_id)
     if not decision.allowed:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,

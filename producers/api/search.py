@@ -11,20 +11,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from starlette.concurrency import run_in_threadpool
 
-from producers.api.auth import ApiKey
+from producers.api.auth import Submitter
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.job_events import wait_until_terminal
 from producers.api.rate_limit import SubmissionAllowed
 from schemas.job import JobStatus
 from sluice.enqueue import submit
-from sluice.settings import api_key_id
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 
 
 @router.get("")
 async def search(
-    _key: ApiKey,
+    caller: Submitter,
     _rate: SubmissionAllowed,
     store: StoreDep,
     celery: CeleryDep,
@@ -46,7 +45,7 @@ async def search(
 
     def _submit() -> str:
         job, _ = submit("search", job_input, store=store, celery=celery, settings=settings,
-                        api_key_id=api_key_id(_key))
+                        api_key_id=caller.key_id, tenant=caller.tenant)
         return job.id
 
     job_id = await run_in_threadpool(_submit)

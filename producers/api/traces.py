@@ -14,7 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from starlette.concurrency import run_in_threadpool
 
-from producers.api.auth import ApiKey
+from libs.access.checks import tenant_filter
+from producers.api.auth import Reader, owned
 from producers.api.dependencies import StoreDep
 from schemas.job import Job
 from sluice.stores import JobNotFound, JobQuery, JobStore
@@ -49,22 +50,25 @@ def trace_of(job: Job) -> dict[str, Any]:
 
 @router.get("/v1/traces")
 async def list_traces(
-    _key: ApiKey,
+    caller: Reader,
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     kind: str | None = None,
 ) -> dict[str, Any]:
     """The newest jobs (finished ones carry their trace), newest first."""
-    page = await run_in_threadpool(store.list_jobs, JobQuery(kind=kind), limit=limit)
+    page = await run_in_threadpool(
+        store.list_jobs, JobQuery(kind=kind, tenant=tenant_filter(caller)), limit=limit
+    )
     return {"items": [trace_of(job) for job in page.items]}
 
 
 @router.get("/v1/traces/{job_id}")
-async def get_trace(job_id: str, _key: ApiKey, store: StoreDep) -> dict[str, Any]:
+async def get_trace(job_id: str, caller: Reader, store: StoreDep) -> dict[str, Any]:
     try:
         job = await run_in_threadpool(store.get, job_id)
     except JobNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    owned(caller, job.tenant, f"job {job_id}")
     return trace_of(job)
 
 
@@ -117,18 +121,19 @@ def stats_of(jobs: list[Job]) -> dict[str, Any]:
     }
 
 
-def _newest(store: JobStore, kind: str | None, window: int) -> list[Job]:
-    return store.list_jobs(JobQuery(kind=kind), limit=window).items
+def _newest(store: JobStore, query: JobQuery, window: int) -> list[Job]:
+    return store.list_jobs(query, limit=window).items
 
 
 @router.get("/v1/stats")
 async def stats(
-    _key: ApiKey,
+    caller: Reader,
     store: StoreDep,
     kind: str | None = None,
     window: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Totals, average and p95 latency overall and per step, tokens, and counts per kind,
     source and status over the newest ``window`` jobs."""
-    jobs = await run_in_threadpool(_newest, store, kind, window)
+    query = JobQuery(kind=kind, tenant=tenant_filter(caller))
+    jobs = await run_in_threadpool(_newest, store, query, window)
     return {"window": window, **stats_of(jobs)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -19,8 +20,15 @@ def api_key_id(key: str) -> str:
 class ApiSettings(BaseModel):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated bearer keys the API accepts. Unset: `sluice up` "
-        "generates one and prints it.",
+        description="Comma-separated bearer keys the API accepts, each with every scope but "
+        "admin in the `default` tenant. Unset: `sluice up` generates one and prints it.",
+    )
+
+    api_keys_file: Path | None = Field(
+        None,
+        description="A file of API keys with their tenant and scopes, one JSON object a line "
+        "(`sluice keys add` writes it; only each key's sha256 is stored). Its keys work "
+        "beside SLUICE_API_KEYS.",
     )
 
     api_host: str = Field("127.0.0.1", description="Address the API binds to.")
@@ -37,8 +45,8 @@ class ApiSettings(BaseModel):
 
     admin_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated bearer keys allowed on /v1/admin (LLM pause/resume). "
-        "Unset: the admin endpoints refuse every caller.",
+        description="Comma-separated bearer keys with the admin scope: /v1/admin (LLM "
+        "pause/resume) and every tenant. Unset: only keys-file keys with `admin` are admins.",
     )
 
     submit_rate_per_minute: int | None = Field(

@@ -53,6 +53,8 @@ class JobQuery:
     statuses: tuple[JobStatus, ...] = ()
     kind: str | None = None
     reason: DeadReason | None = None
+    # Only this tenant's jobs (an indexed column); None: every tenant's.
+    tenant: str | None = None
     fields: tuple[tuple[str, Any], ...] = ()
     created_before: datetime | None = None
     created_after: datetime | None = None

@@ -11,6 +11,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from schemas.job import Job
+from schemas.principal import DEFAULT_TENANT
 from sluice.stores.base import JobNotFound, JobQuery, JobStore, format_time
 from sluice.stores.quarantine import UnreadableJob, job_from_document
 
@@ -75,6 +76,7 @@ class MongoJobStore(JobStore):
         self._jobs.create_index([("created_at", ASCENDING), ("_id", ASCENDING)])
         self._jobs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
         self._jobs.create_index([("kind", ASCENDING), ("created_at", ASCENDING)])
+        self._jobs.create_index([("tenant", ASCENDING), ("created_at", ASCENDING)])
 
     def _insert(self, job: Job) -> bool:
         try:
@@ -112,6 +114,11 @@ class MongoJobStore(JobStore):
             conditions["kind"] = query.kind
         if query.reason:
             conditions["reason"] = query.reason.value
+        if query.tenant:
+            # Jobs stored before tenants existed have no field: the default tenant's.
+            conditions["tenant"] = (
+                {"$in": [query.tenant, None]} if query.tenant == DEFAULT_TENANT else query.tenant
+            )
         for path, value in query.fields:
             conditions[path] = value
         created: dict[str, str] = {}

@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     status TEXT NOT NULL,
     reason TEXT,
     idempotency_key TEXT UNIQUE,
+    tenant TEXT NOT NULL DEFAULT 'default',
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -27,6 +28,29 @@ CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, id);
 CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at, id);
 CREATE INDEX IF NOT EXISTS jobs_kind_created ON jobs (kind, created_at, id);
 """
+# Files made before tenants existed lack the column: added once, rows are the default's.
+TENANT_COLUMN = "ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'"
+TENANT_INDEX = "CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at, id)"
+
+
+def _has_tenant(connection: sqlite3.Connection) -> bool:
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
+    index = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'jobs_tenant_created'"
+    ).fetchone()
+    return "tenant" in columns and index is not None
+
+
+def add_tenant_column(db: SQLiteConnections) -> None:
+    """Give an older file the tenant column and its index, exactly once across processes:
+    looked at without a lock, changed under the write lock after looking again."""
+    if _has_tenant(db.get()):
+        return
+    with db.transaction() as connection:
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
+        if "tenant" not in columns:
+            connection.execute(TENANT_COLUMN)
+        connection.execute(TENANT_INDEX)
 
 
 # A field of the stored document; a row that is not valid JSON (quarantined when read)
@@ -37,6 +61,7 @@ _FIELD = "CASE WHEN json_valid(doc) THEN json_extract(doc, ?) END"
 class SQLiteJobStore(JobStore):
     def __init__(self, path: Path) -> None:
         self._db = SQLiteConnections(path, SCHEMA)
+        add_tenant_column(self._db)
 
     def _row(self, job: Job) -> dict[str, Any]:
         return {
@@ -45,6 +70,7 @@ class SQLiteJobStore(JobStore):
             "status": job.status.value,
             "reason": job.reason.value if job.reason else None,
             "idempotency_key": job.idempotency_key,
+            "tenant": job.tenant,
             "created_at": format_time(job.created_at),
             "updated_at": format_time(job.updated_at),
             "version": job.version,
@@ -54,9 +80,9 @@ class SQLiteJobStore(JobStore):
     def _insert(self, job: Job) -> bool:
         try:
             self._db.get().execute(
-                "INSERT INTO jobs (id, kind, status, reason, idempotency_key, created_at,"
-                " updated_at, version, doc) VALUES (:id, :kind, :status, :reason,"
-                " :idempotency_key, :created_at, :updated_at, :version, :doc)",
+                "INSERT INTO jobs (id, kind, status, reason, idempotency_key, tenant,"
+                " created_at, updated_at, version, doc) VALUES (:id, :kind, :status, :reason,"
+                " :idempotency_key, :tenant, :created_at, :updated_at, :version, :doc)",
                 self._row(job),
             )
         except sqlite3.IntegrityError as exc:
@@ -103,6 +129,9 @@ class SQLiteJobStore(JobStore):
         if query.reason:
             clauses.append("reason = ?")
             params.append(query.reason.value)
+        if query.tenant:
+            clauses.append("tenant = ?")
+            params.append(query.tenant)
         for path, value in query.fields:
             if value is None:
                 clauses.append(f"{_FIELD} IS NULL")
