@@ -2,6 +2,7 @@
 
 The query is embedded by the same model as the chunks, in the worker process that holds
 Qdrant (local mode allows one); the API submits a ``search`` job and waits for its result.
+A search (and an ``ask``) sees only the chunks of its job's tenant.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def retrieve(context: JobContext, query: str, k: int, source: str | None) -> lis
     model, index = load_resources(context)
     with context.step("retrieval", k=k, source=source, model=model.name) as attrs:
         vector = model.encode([query], batch_size=1)[0]
-        hits = index.search(vector, k, source)
+        hits = index.search(vector, k, source, tenant=context.job.tenant)
         attrs["hits"] = len(hits)
         attrs["top_score"] = round(hits[0].score, 4) if hits else None
     return hits

@@ -161,7 +161,7 @@ def embed_document(context: JobContext, documents: DocumentStore) -> dict[str, A
                 ChunkPoint(
                     document_id=document.id, source=source, doc_id=doc_id, chunk_index=i,
                     text=chunks[i], content_hash=hashes[i], model=model.name,
-                    vector=vectors[cache_key(model.name, chunks[i])],
+                    vector=vectors[cache_key(model.name, chunks[i])], tenant=document.tenant,
                 )
                 for i in todo[name]
             ]

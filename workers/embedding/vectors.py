@@ -29,6 +29,7 @@ from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 
 from libs.documents.warehouse import SLUICE_NAMESPACE
+from schemas.principal import DEFAULT_TENANT
 from sluice.private_files import private_directory
 from sluice.settings import Settings
 
@@ -59,6 +60,8 @@ class ChunkPoint:
     content_hash: str
     model: str
     vector: np.ndarray
+    # The document's tenant: a search only ever sees its own tenant's chunks.
+    tenant: str = DEFAULT_TENANT
 
     @property
     def id(self) -> str:
@@ -83,6 +86,15 @@ class Hit:
 
 def _match(key: str, value: str) -> qm.FieldCondition:
     return qm.FieldCondition(key=key, match=qm.MatchValue(value=value))
+
+
+def tenant_condition(tenant: str) -> qm.Filter:
+    """Points of ``tenant``; points written before tenants existed carry none and are the
+    default tenant's."""
+    conditions: list[Any] = [_match("tenant", tenant)]
+    if tenant == DEFAULT_TENANT:
+        conditions.append(qm.IsEmptyCondition(is_empty=qm.PayloadField(key="tenant")))
+    return qm.Filter(should=conditions)
 
 
 def document_filter(document_id: str, source: str | None, doc_id: str | None) -> qm.Filter:
@@ -180,7 +192,7 @@ class VectorIndex:
     def _payload_indexes(self, collection: str) -> None:
         if self.local:  # payload indexes do nothing in local mode
             return
-        for field in ("source", "doc_id", "document_id"):
+        for field in ("source", "doc_id", "document_id", "tenant"):
             self.client.create_payload_index(collection, field, qm.PayloadSchemaType.KEYWORD)
         self.client.create_payload_index(collection, "chunk_index", qm.PayloadSchemaType.INTEGER)
 
@@ -280,7 +292,7 @@ class VectorIndex:
                         "doc_id": point.doc_id, "source": point.source,
                         "chunk_index": point.chunk_index, "text": point.text,
                         "content_hash": point.content_hash, "model": point.model,
-                        "document_id": point.document_id,
+                        "document_id": point.document_id, "tenant": point.tenant,
                     },
                 )
                 for point in batch
@@ -345,12 +357,16 @@ class VectorIndex:
                 )
         return int(existing.count)
 
-    def search(self, vector: np.ndarray, k: int, source: str | None = None) -> list[Hit]:
-        query_filter = None
+    def search(
+        self, vector: np.ndarray, k: int, source: str | None = None, tenant: str | None = None
+    ) -> list[Hit]:
+        """The ``k`` nearest chunks (of ``source``; of ``tenant`` unless None)."""
+        conditions: list[Any] = []
         if source is not None:
-            query_filter = qm.Filter(
-                must=[qm.FieldCondition(key="source", match=qm.MatchValue(value=source))]
-            )
+            conditions.append(_match("source", source))
+        if tenant is not None:
+            conditions.append(tenant_condition(tenant))
+        query_filter = qm.Filter(must=conditions) if conditions else None
         with self._lock:
             response = self.client.query_points(
                 self.collection, query=vector.tolist(), limit=k, query_filter=query_filter,
