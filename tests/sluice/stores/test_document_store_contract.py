@@ -11,6 +11,7 @@ from libs.documents.model import LIST_PAGE
 from libs.documents.warehouse import (
     ContentType,
     DocumentNotFound,
+    DocumentOfAnotherTenant,
     DocumentStore,
     document_id,
 )
@@ -32,6 +33,18 @@ def test_only_new_content_counts_as_a_change(documents: DocumentStore) -> None:
     assert edited.document.content_hash != first.document.content_hash
     assert first.document.id == document_id("s", "d1") == documents.get(first.document.id).id
     assert documents.get(first.document.id).content == "two"
+
+
+def test_a_document_is_its_first_writers_tenants(documents: DocumentStore) -> None:
+    written = documents.write(source="s", doc_id="d1", content="one",
+                              content_type=ContentType.TEXT, metadata={}, tenant="acme")
+    assert documents.get(written.document.id).tenant == "acme"
+    with pytest.raises(DocumentOfAnotherTenant):
+        documents.write(source="s", doc_id="d1", content="two", content_type=ContentType.TEXT,
+                        metadata={}, tenant="globex")
+    assert documents.get(written.document.id).content == "one"
+    assert documents.write(source="s", doc_id="d1", content="two",
+                           content_type=ContentType.TEXT, metadata={}, tenant="acme").changed
 
 
 def test_the_high_water_mark_only_comes_down_once_indexed(documents: DocumentStore) -> None:

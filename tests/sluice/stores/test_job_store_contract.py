@@ -174,6 +174,18 @@ def test_filters_by_status_reason_and_field(store: JobStore) -> None:
     assert store.count(JobQuery(fields=(("input.schema", "a"),))) == 1
 
 
+def test_filters_by_tenant_and_the_default_tenant_holds_jobs_from_before(
+    store: JobStore,
+) -> None:
+    mine, _ = store.create(new_job(tenant="acme"))
+    theirs, _ = store.create(new_job(tenant="globex"))
+    old, _ = store.create(new_job())
+    assert [job.id for job in store.list_jobs(JobQuery(tenant="acme")).items] == [mine.id]
+    assert [job.id for job in store.list_jobs(JobQuery(tenant="default")).items] == [old.id]
+    assert store.count(JobQuery(tenant="globex")) == 1 and store.count(JobQuery()) == 3
+    assert store.get(theirs.id).tenant == "globex"
+
+
 def test_malformed_cursor_is_refused(store: JobStore) -> None:
     with pytest.raises(InvalidCursor):
         store.list_jobs(JobQuery(), cursor="not-a-cursor")
@@ -196,6 +208,32 @@ def _append_attempts(path: str, job_id: str, count: int) -> None:
         store.append_attempt(job_id, Attempt(number=index + 1, endpoint=f"pid:{os.getpid()}",
                                              outcome=AttemptOutcome.INVALID))
     store.close()
+
+
+def test_an_older_sqlite_file_gets_the_tenant_column_once(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as connection:  # the table as released before tenants
+        connection.executescript(
+            "CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,"
+            " reason TEXT, idempotency_key TEXT UNIQUE, created_at TEXT NOT NULL,"
+            " updated_at TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL);"
+        )
+        old = new_job()
+        connection.execute(
+            "INSERT INTO jobs VALUES (?, ?, ?, NULL, NULL, ?, ?, 0, ?)",
+            (old.id, old.kind, old.status.value, "2020-01-01T00:00:00.000000Z",
+             "2020-01-01T00:00:00.000000Z",
+             old.model_dump_json(exclude={"tenant"})),
+        )
+    connection.close()
+    for _ in range(2):  # a second open finds the column and changes nothing
+        opened = SQLiteJobStore(path)
+        assert [job.id for job in opened.list_jobs(JobQuery(tenant="default")).items] == [
+            old.id]
+        assert opened.get(old.id).tenant == "default"
+        opened.close()
 
 
 def test_sqlite_compare_and_set_holds_across_processes(tmp_path: Path) -> None:
