@@ -182,9 +182,11 @@ dlq_cli.attach(dashboard_cli.dlq_app)
 
 
 from cli import documents as documents_cli  # noqa: E402
+from cli import keys as keys_cli  # noqa: E402
 from cli import vectors as vectors_cli  # noqa: E402
 
 app.add_typer(documents_cli.app, name="docs")
+app.add_typer(keys_cli.app, name="keys")
 app.add_typer(vectors_cli.app, name="vectors")
 app.command(name="search")(documents_cli.search)
 app.command(name="ask")(documents_cli.ask)
