@@ -5,7 +5,8 @@ least that role. Every state-changing route also takes ``CsrfChecked``, which co
 the session's token with the form field (or the ``X-CSRF-Token`` header htmx sends) in
 constant time. A request without a session is sent to the sign-in page (a 401 for
 htmx and non-HTML callers); a signed-in user without the role gets a 403 and nothing
-changes, however the request was crafted.
+changes, however the request was crafted. A role is checked as the scopes it maps to, by
+the same :func:`libs.access.checks.require` the API's keys go through.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from fastapi import Depends, Request
 from dlq_dashboard.services import Services
 from dlq_dashboard.sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Session, tokens_match
 from dlq_dashboard.users import Role, User
+from libs.access.checks import MissingScope, dashboard_principal, require
+from schemas.principal import Scope
 
 
 class NotSignedIn(Exception):
@@ -51,12 +54,21 @@ def current_session(request: Request, svc: ServicesDep) -> Session:
 SessionDep = Annotated[Session, Depends(current_session)]
 
 
+# The scope each role-guarded route needs; a user holds the scopes of their role.
+ROLE_SCOPE: dict[Role, Scope] = {
+    Role.VIEWER: Scope.JOBS_READ, Role.REVIEWER: Scope.DLQ_ACT, Role.ADMIN: Scope.ADMIN,
+}
+
+
 def _role(needed: Role) -> object:
     def check(session: SessionDep) -> User:
-        if not session.user.can(needed):
-            raise Forbidden(f"this needs the {needed} role; {session.user.name} is a "
-                            f"{session.user.role}")
-        return session.user
+        user = session.user
+        try:
+            require(dashboard_principal(user.name, user.role.value), ROLE_SCOPE[needed])
+        except MissingScope:
+            raise Forbidden(f"this needs the {needed} role; {user.name} is a "
+                            f"{user.role}") from None
+        return user
 
     return Depends(check)
 
