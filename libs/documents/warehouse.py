@@ -69,7 +69,7 @@ def enqueue_embed(
     job, _ = submit(
         "embed",
         {"document_id": document.id, "source": document.source, "doc_id": document.doc_id,
-         "content_hash": document.content_hash, "tenant": document.tenant},
+         "content_hash": document.content_hash},
         store=store, celery=celery, settings=settings, tenant=document.tenant,
     )
     documents.set_embed_job(document.id, job.id)
