@@ -129,9 +129,22 @@ class EmailIntake:
                 store=self._store, celery=self._celery, settings=self._settings,
             )
         except IdempotencyConflict as exc:
-            # Same message, different input (another origin, a changed text limit): the
-            # message was taken already, and that is what counts.
-            job, created = exc.existing, False
+            if exc.existing.input.get("doc_id") == parsed.key:
+                # Same message, different input (another origin, a changed text limit):
+                # the message was taken already, and that is what counts.
+                job, created = exc.existing, False
+            else:
+                # The key holds a job that is not this message (a client's, stored before
+                # client keys were namespaced): the message still gets its own job.
+                log.warning("email key taken by another job", key=key,
+                            taken_by=exc.existing.id)
+                try:
+                    job, created = submit(
+                        EXTRACT_KIND, job_input, idempotency_key=f"{key}:own",
+                        store=self._store, celery=self._celery, settings=self._settings,
+                    )
+                except IdempotencyConflict as again:  # ours, with another input
+                    job, created = again.existing, False
         status = IntakeStatus.QUEUED if created else IntakeStatus.DUPLICATE
         log.info("email ingested", key=parsed.key, status=status, job_id=job.id,
                  body_type=parsed.body_type, attachments=len(parsed.attachments))

@@ -76,6 +76,25 @@ def test_a_squatted_email_key_does_not_drop_the_email(sluice_env: SluiceEnv) -> 
     assert job.input["doc_id"] == "mid:reply-5521@example.com"
 
 
+def test_an_email_key_taken_before_namespaces_does_not_drop_the_email(
+    sluice_env: SluiceEnv,
+) -> None:
+    key = idempotency_key("support_ticket", "mid:reply-5521@example.com")
+    taken, _ = sluice_env.store.create(Job(kind="extract", input={"text": "not the email"},
+                                           idempotency_key=key))
+    documents = open_documents(sluice_env.settings)
+    try:
+        intake = EmailIntake(settings=sluice_env.settings, store=sluice_env.store,
+                             celery=sluice_env.celery, documents=documents)
+        first = intake.ingest(EMAIL.read_bytes(), schema="support_ticket")
+        again = intake.ingest(EMAIL.read_bytes(), schema="support_ticket")
+    finally:
+        documents.close()
+    assert first.status is IntakeStatus.QUEUED and first.job_id != taken.id
+    assert again.status is IntakeStatus.DUPLICATE and again.job_id == first.job_id
+    assert sluice_env.store.get(first.job_id).input["doc_id"] == "mid:reply-5521@example.com"
+
+
 def test_a_squatted_redrive_key_does_not_hijack_a_requeue(sluice_env: SluiceEnv) -> None:
     dead = put_dead(sluice_env)
     squatter = squat(sluice_env, f"redrive:{dead.id}:{dead.version}", kind="extract",
