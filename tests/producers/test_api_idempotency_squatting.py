@@ -46,7 +46,7 @@ def test_a_squatted_sink_key_does_not_break_a_resolve(sluice_env: SluiceEnv) -> 
     assert response.status_code == 200, response.text
     resolved = sluice_env.store.get(dead.id)
     assert resolved.status is JobStatus.RESOLVED and resolved.result == VALID_TICKET
-    delivery = sluice_env.store.get(resolved.sink_deliveries["records"]["delivery_job"])
+    delivery = sluice_env.store.get(resolved.sink_deliveries["records"].delivery_job)
     assert delivery.id != squatter["id"]
     assert delivery.kind == DELIVER_KIND and delivery.input["record"] == VALID_TICKET
 
@@ -57,7 +57,7 @@ def test_a_squatted_sink_key_does_not_kill_a_valid_extraction(sluice_env: Sluice
     squat(sluice_env, delivery_key(job.id, "records"))
     pushed = push_to_sinks(sluice_env.store, sluice_env.celery, sluice_env.settings, job,
                            VALID_TICKET)
-    delivery = sluice_env.store.get(pushed.sink_deliveries["records"]["delivery_job"])
+    delivery = sluice_env.store.get(pushed.sink_deliveries["records"].delivery_job)
     assert delivery.kind == DELIVER_KIND and delivery.input["record"] == VALID_TICKET
 
 
@@ -126,6 +126,6 @@ def test_a_bare_key_taken_before_namespaces_is_refused_before_any_change(
                                    VALID_TICKET)
     again = push_to_sinks(store, sluice_env.celery, sluice_env.settings, resolved,
                           VALID_TICKET)
-    delivery = store.get(again.sink_deliveries["records"]["delivery_job"])
+    delivery = store.get(again.sink_deliveries["records"].delivery_job)
     assert delivery.kind == DELIVER_KIND and delivery.input["record"] == VALID_TICKET
     assert store.count(JobQuery(kind=DELIVER_KIND)) == 1
