@@ -12,6 +12,8 @@ from rich.table import Table
 
 app = typer.Typer(name="dlq", help="List and act on dead-lettered jobs.", no_args_is_help=True)
 console = Console()
+# The API records the caller's key as the actor; --by stays so old scripts still run.
+BY_HELP = "Ignored: the audit trail names the API key that acts."
 
 
 def _client() -> Any:
@@ -77,7 +79,7 @@ def requeue(
     job_id: Annotated[str, typer.Argument(help="The job id.")],
     input: Annotated[str | None, typer.Option(help="A new input as JSON, or @file.")] = None,
     hint: Annotated[str | None, typer.Option(help="A note the model reads.")] = None,
-    by: Annotated[str | None, typer.Option(help="Who acts (kept in the audit trail).")] = None,
+    by: Annotated[str | None, typer.Option(help=BY_HELP)] = None,
 ) -> None:
     """Run the job again as a new job; prints the new job."""
     from cli.client import checked
@@ -91,7 +93,7 @@ def requeue(
 def discard(
     job_id: Annotated[str, typer.Argument(help="The job id.")],
     reason: Annotated[str, typer.Option(help="Why (required; kept in the audit trail).")],
-    by: Annotated[str | None, typer.Option(help="Who acts.")] = None,
+    by: Annotated[str | None, typer.Option(help=BY_HELP)] = None,
 ) -> None:
     """Close the job for good."""
     from cli.client import checked
@@ -105,7 +107,7 @@ def discard(
 def resolve(
     job_id: Annotated[str, typer.Argument(help="The job id.")],
     record: Annotated[str, typer.Option(help="The corrected record as JSON, or @file.")],
-    by: Annotated[str | None, typer.Option(help="Who acts.")] = None,
+    by: Annotated[str | None, typer.Option(help=BY_HELP)] = None,
 ) -> None:
     """Accept a corrected record; it is validated by the job's schema and sent to the sinks."""
     from cli.client import checked
