@@ -7,10 +7,25 @@ imports this module; task code reaches its app through ``JobContext.celery``.
 
 from __future__ import annotations
 
-from cli.kinds import load_kinds
+import logging
+from typing import Any
+
+from celery.signals import worker_ready
+
+from cli.kinds import load_kinds, not_consumed
 from sluice.celery_app import create_celery_app
 from sluice.settings import get_settings
 
 settings = get_settings()
 kinds = load_kinds(settings)
 app = create_celery_app(settings, kinds)
+
+
+def say_what_is_not_consumed(**_: Any) -> None:
+    """A worker without an extra runs the rest; it says once which kinds it leaves."""
+    line = not_consumed()
+    if line:
+        logging.getLogger("sluice.worker").warning(line)
+
+
+worker_ready.connect(say_what_is_not_consumed)
