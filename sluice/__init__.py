@@ -9,5 +9,6 @@ folder before any instrument exists). The public surface, by module:
 - ``sluice.enqueue``: ``submit``, ``send``
 - ``sluice.stores``: ``JobStore``, ``JobQuery``, ``get_store``, ``open_store``
 - ``sluice.celery_app``: ``create_celery_app`` (the composition root builds the app)
+- ``sluice._version``: ``__version__`` (the one version source; pyproject reads it)
 - ``schemas.job``: ``Job``, ``JobStatus``, ``DeadReason``, ``IllegalTransition``
 """

@@ -28,6 +28,7 @@ from producers.api import (
     traces,
 )
 from producers.api.log_context import LogContext
+from sluice._version import __version__
 from sluice.celery_app import create_celery_app
 from sluice.kinds import KindTable, loaded_kinds
 from sluice.logs import configure_logging
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None, kinds: KindTable | None = None)
     app = FastAPI(
         title="Sluice",
         summary="Submit LLM document jobs and poll their status.",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
     )
     app.state.settings = settings
