@@ -28,6 +28,25 @@ app = typer.Typer(
 console = Console()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from sluice._version import __version__
+
+        typer.echo(f"sluice {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.",
+                           callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Event-driven workers for LLM document work: jobs on Celery, validated extraction, a
+    dead-letter queue people can clear."""
+
+
 def _settings_or_exit(*, kinds: bool = True) -> Any:
     """The settings, with the kind table loaded into this process unless ``kinds`` is off."""
     try:
@@ -74,6 +93,7 @@ def worker(
         int | None, typer.Option("--concurrency", "-c", help="Default: SLUICE_WORKER_CONCURRENCY.")
     ] = None,
     name: Annotated[str, typer.Option(help="Worker node name.")] = "sluice@%h",
+    quiet: Annotated[bool, typer.Option(help="No start-up banner.")] = False,
 ) -> None:
     """Start a Celery worker; refuses to start with options that could lose work."""
     settings = _settings_or_exit(kinds=False)
@@ -89,6 +109,7 @@ def worker(
     configure_logging(settings)
     celery_app.worker_main(
         [
+            *(["--quiet"] if quiet else []),  # Celery's own option, before the sub-command
             "worker",
             f"--queues={queues}",
             f"--pool={pool}",
@@ -177,8 +198,10 @@ app.add_typer(dashboard_cli.users_app, name="users")
 app.add_typer(dashboard_cli.dlq_app, name="dlq")
 
 from cli import dlq as dlq_cli  # noqa: E402
+from cli.info import info as info_command  # noqa: E402
 
 dlq_cli.attach(dashboard_cli.dlq_app)
+app.command(name="info")(info_command)
 
 
 from cli import documents as documents_cli  # noqa: E402

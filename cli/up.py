@@ -1,4 +1,10 @@
-"""``sluice up``: the whole system on one machine, with embedded parts."""
+"""``sluice up``: the whole system on one machine, with embedded parts.
+
+The console is for people: each child's lines behind its name (:mod:`cli.supervisor`), the
+llama.cpp server's model dump and the HTTP access lines in files under ``DATA/logs``, and
+at the end one block (:func:`cli.info.info_lines`) with the URLs, the API key and where the
+logs are; after ``--demo``, that block comes once the demo has shown its result.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import typer
 
 from cli.demo import run_demo
 from cli.embedded_redis import EmbeddedRedis, start_redis
+from cli.info import ACCESS_LOG_NAME, FLOWER_PASSWORD_NAME, LLM_LOG_NAME, info_lines, logs_dir
 from cli.local_llm import LOCAL_LLM_HOST
 from cli.supervisor import Supervisor
 from libs.llm import LOCAL_LLM_PORT
@@ -34,7 +41,7 @@ def _sluice(*args: str) -> Sequence[str]:
 def services(settings: Settings) -> dict[str, Sequence[str]]:
     """The processes `sluice up` runs, by name."""
     commands: dict[str, Sequence[str]] = {
-        "worker": _sluice("worker", "--queues", "io,cpu,gpu", "--pool", "threads"),
+        "worker": _sluice("worker", "--queues", "io,cpu,gpu", "--pool", "threads", "--quiet"),
         "api": _sluice("api"),
         "dashboard": _sluice("dashboard"),
         "flower": _sluice("flower"),
@@ -54,7 +61,7 @@ def _flower_password(settings: Settings) -> str:
     """SLUICE_FLOWER_PASSWORD, or one generated once and kept (0600) under the data dir."""
     if settings.flower_password is not None and settings.flower_password.get_secret_value():
         return settings.flower_password.get_secret_value()
-    path = settings.data_dir / "flower_password"
+    path = settings.data_dir / FLOWER_PASSWORD_NAME
     if path.exists():
         return path.read_text().strip()
     password = secrets.token_urlsafe(18)
@@ -89,6 +96,21 @@ def _wait_ready(url: str, supervisor: Supervisor) -> bool:
     return False
 
 
+# Per child, what it adds to the environment: Flower logs only errors (its URL is in the
+# final block; its start-up lines list every task, and it warns while the worker starts).
+CHILD_ENV: dict[str, dict[str, str]] = {"flower": {"FLOWER_LOGGING": "error"}}
+# Children whose output goes to a file under the logs dir, not the console.
+CHILD_LOG_FILES = {"llm": LLM_LOG_NAME}
+
+
+def _not_consumed(settings: Settings) -> str | None:
+    """The worker's line about kinds it cannot run, worked out here for the final block."""
+    from cli.kinds import load_kinds, not_consumed
+
+    load_kinds(settings)
+    return not_consumed()
+
+
 def run_up(settings: Settings, *, demo: bool) -> int:
     data_dir = settings.data_dir.resolve()
     private_directory(data_dir)
@@ -104,6 +126,7 @@ def run_up(settings: Settings, *, demo: bool) -> int:
         "SLUICE_BROKER_URL": broker,
         "SLUICE_API_KEYS": ",".join(settings.api_key_values()) or key,
         "SLUICE_FLOWER_PASSWORD": _flower_password(settings),
+        "SLUICE_ACCESS_LOG_FILE": str(logs_dir(settings) / ACCESS_LOG_NAME),
     }
     stop = threading.Event()
 
@@ -116,31 +139,40 @@ def run_up(settings: Settings, *, demo: bool) -> int:
     commands = services(settings)
     restarts = dict.fromkeys(commands, 0)
     code = 0
+
+    def start(name: str) -> None:
+        log_name = CHILD_LOG_FILES.get(name)
+        supervisor.start(
+            name, commands[name], env=CHILD_ENV.get(name),
+            log_file=logs_dir(settings) / log_name if log_name else None,
+        )
+
     try:
-        for name, command in commands.items():
-            supervisor.start(name, command)
+        for name in commands:
+            start(name)
         url = settings.effective_api_url
+        missing = _not_consumed(settings)
         if not _wait_ready(url, supervisor):
-            typer.echo("error: the API did not become ready; see the logs above", err=True)
+            typer.echo("error: the API did not become ready; see the lines above", err=True)
             return 1
-        typer.echo(f"API      {url}   (docs: {url}/docs)")
-        typer.echo(f"API key  {key}")
-        typer.echo(f"Flower   http://{settings.flower_host}:{settings.flower_port}   (user "
-                   f"{settings.flower_user}, password in {data_dir / 'flower_password'} "
-                   "unless SLUICE_FLOWER_PASSWORD is set)")
-        typer.echo(f"DLQ UI   http://{settings.dashboard_host}:{settings.dashboard_port}"
-                   "   (add a user: sluice users add NAME --role admin)")
-        typer.echo(f"broker   {broker}")
-        typer.echo(f"data     {data_dir}")
-        typer.echo("Ctrl-C stops everything.")
+        block = "\n".join(
+            [*info_lines(settings, not_consumed=missing), "Ctrl-C stops everything."]
+        )
         if demo:
             # In a thread: Ctrl-C must stop everything even while the demo still waits.
             llm_url = settings.llm_base_url or (
                 f"http://{LOCAL_LLM_HOST}:{LOCAL_LLM_PORT}/v1" if "llm" in commands else None
             )
-            threading.Thread(
-                target=run_demo, args=(settings, url, key, llm_url), daemon=True
-            ).start()
+
+            def demo_then_block() -> None:
+                try:
+                    run_demo(settings, url, key, llm_url)
+                finally:
+                    typer.echo(block)
+
+            threading.Thread(target=demo_then_block, daemon=True).start()
+        else:
+            typer.echo(block)
         while not stop.wait(0.5):
             for name, exit_code in supervisor.exited().items():
                 if restarts[name] >= MAX_RESTARTS:
@@ -150,7 +182,7 @@ def run_up(settings: Settings, *, demo: bool) -> int:
                     break
                 restarts[name] += 1
                 typer.echo(f"{name} exited with {exit_code}; restarting", err=True)
-                supervisor.start(name, commands[name])
+                start(name)
     finally:
         supervisor.stop_all()
         if redis is not None:

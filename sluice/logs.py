@@ -13,6 +13,9 @@ import structlog
 
 from sluice.settings import Settings
 
+ACCESS_LOGGER = "uvicorn.access"
+SLUICE_HANDLER_MARK = "_sluice_access_file"
+
 
 def configure_logging(settings: Settings) -> None:
     shared: list[structlog.types.Processor] = [
@@ -45,3 +48,23 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    _route_access_lines(settings, formatter)
+
+
+def _route_access_lines(settings: Settings, formatter: logging.Formatter) -> None:
+    """Send uvicorn's access lines to ``access_log_file`` when set: one line per request
+    buries everything else on a console."""
+    access = logging.getLogger(ACCESS_LOGGER)
+    for handler in access.handlers[:]:
+        if getattr(handler, SLUICE_HANDLER_MARK, False):
+            access.removeHandler(handler)
+            handler.close()
+    if settings.access_log_file is None:
+        access.propagate = True
+        return
+    settings.access_log_file.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(settings.access_log_file, encoding="utf-8")
+    to_file.setFormatter(formatter)
+    setattr(to_file, SLUICE_HANDLER_MARK, True)
+    access.addHandler(to_file)
+    access.propagate = False

@@ -109,6 +109,12 @@ class CoreSettings(BaseModel):
 
     log_json: bool = Field(False, description="Log JSON lines instead of console text.")
 
+    access_log_file: Path | None = Field(
+        None,
+        description="Write HTTP access lines (API, dashboard) to this file instead of the log. "
+        "`sluice up` sets it under the data dir.",
+    )
+
     @field_validator("plugins", mode="before")
     @classmethod
     def _comma_separated_plugins(cls, value: Any) -> Any:
