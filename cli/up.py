@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import FrameType
 
 import httpx
@@ -99,6 +99,17 @@ def _wait_ready(url: str, supervisor: Supervisor) -> bool:
 # Per child, what it adds to the environment: Flower logs only errors (its URL is in the
 # final block; its start-up lines list every task, and it warns while the worker starts).
 CHILD_ENV: dict[str, dict[str, str]] = {"flower": {"FLOWER_LOGGING": "error"}}
+# Unless SLUICE_LOG_LEVEL says otherwise, the HTTP servers show warnings and errors only:
+# their start-up lines repeat the final block, and the worker tells each job's story.
+QUIET_SERVERS = ("api", "dashboard")
+
+
+def child_env(name: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """What ``name`` adds to the environment `sluice up` passes on."""
+    added = dict(CHILD_ENV.get(name, {}))
+    if name in QUIET_SERVERS and "SLUICE_LOG_LEVEL" not in environ:
+        added["SLUICE_LOG_LEVEL"] = "WARNING"
+    return added
 # Children whose output goes to a file under the logs dir, not the console.
 CHILD_LOG_FILES = {"llm": LLM_LOG_NAME}
 
@@ -143,7 +154,7 @@ def run_up(settings: Settings, *, demo: bool) -> int:
     def start(name: str) -> None:
         log_name = CHILD_LOG_FILES.get(name)
         supervisor.start(
-            name, commands[name], env=CHILD_ENV.get(name),
+            name, commands[name], env=child_env(name, os.environ),
             log_file=logs_dir(settings) / log_name if log_name else None,
         )
 

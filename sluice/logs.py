@@ -61,6 +61,7 @@ def _route_access_lines(settings: Settings, formatter: logging.Formatter) -> Non
             handler.close()
     if settings.access_log_file is None:
         access.propagate = True
+        access.setLevel(logging.NOTSET)
         return
     settings.access_log_file.parent.mkdir(parents=True, exist_ok=True)
     to_file = logging.FileHandler(settings.access_log_file, encoding="utf-8")
@@ -68,3 +69,5 @@ def _route_access_lines(settings: Settings, formatter: logging.Formatter) -> Non
     setattr(to_file, SLUICE_HANDLER_MARK, True)
     access.addHandler(to_file)
     access.propagate = False
+    # The file holds every request whatever the level of the rest of the log.
+    access.setLevel(logging.INFO)

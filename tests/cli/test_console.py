@@ -13,6 +13,7 @@ from rich.console import Console
 
 from cli.info import info_lines
 from cli.supervisor import Supervisor, prefixed
+from cli.up import child_env
 from sluice._version import __version__
 from sluice.settings import load_settings
 from tests.support.polling import wait_for
@@ -112,3 +113,10 @@ def test_access_lines_go_to_the_access_log_file_and_nothing_else(tmp_path: Path)
     assert "something else" not in access_log.read_text()
     assert "GET /v1/jobs/1" not in result.stderr
     assert "something else" in result.stderr
+
+
+def test_the_http_servers_log_warnings_only_unless_the_operator_chose_a_level() -> None:
+    assert child_env("api", {}) == {"SLUICE_LOG_LEVEL": "WARNING"}
+    assert child_env("dashboard", {"SLUICE_LOG_LEVEL": "DEBUG"}) == {}
+    assert child_env("worker", {}) == {}
+    assert child_env("flower", {}) == {"FLOWER_LOGGING": "error"}
