@@ -40,6 +40,8 @@ from libs.documents.sqlite import SQLiteDocumentStore
 from schemas.job import Job
 from schemas.principal import DEFAULT_TENANT
 from sluice.enqueue import submit
+from sluice.errors import KindsNotLoaded
+from sluice.kinds import loaded_kinds
 from sluice.settings import Settings, get_settings
 from sluice.stores.base import JobStore
 
@@ -61,13 +63,25 @@ def get_documents() -> DocumentStore:
 # ---- what producers call --------------------------------------------------------------
 
 
+EMBED_KIND = "embed"
+
+
+def embedding_here() -> bool:
+    """Whether this process can queue ``embed`` (an install without the embedding extra
+    has no such kind). Without a loaded table, ``submit`` says what is wrong."""
+    try:
+        return EMBED_KIND in loaded_kinds()
+    except KindsNotLoaded:
+        return True
+
+
 def enqueue_embed(
     document: Document, *, documents: DocumentStore, store: JobStore, celery: Celery,
     settings: Settings,
 ) -> Job:
     """Queue an ``embed`` job for the document's current content (also used by `sluice cdc`)."""
     job, _ = submit(
-        "embed",
+        EMBED_KIND,
         {"document_id": document.id, "source": document.source, "doc_id": document.doc_id,
          "content_hash": document.content_hash},
         store=store, celery=celery, settings=settings, tenant=document.tenant,
@@ -94,6 +108,8 @@ def put_document(
 
     Re-sending unchanged content (a re-crawl, a re-delivered email) writes nothing and
     queues nothing. With ``SLUICE_WAREHOUSE_CHANGE_STREAM`` the change stream queues instead.
+    Without the embedding extra the document is kept, unindexed, and nothing is queued:
+    crawls and email intake still work on a core install.
     """
     kind = ContentType(content_type)
     key = doc_id or default_doc_id(content, kind)
@@ -102,7 +118,7 @@ def put_document(
         metadata=json.loads(json.dumps(metadata or {})), tenant=tenant,
     )
     document = outcome.document
-    if outcome.changed and not settings.warehouse_change_stream:
+    if outcome.changed and not settings.warehouse_change_stream and embedding_here():
         job = enqueue_embed(
             document, documents=documents, store=store, celery=celery, settings=settings
         )

@@ -47,3 +47,24 @@ def test_put_queues_embed_only_for_a_change_and_delete_queues_delete(
     assert job.input == {"document_id": document.id, "source": "api", "doc_id": "a"}
     assert gone is None and no_job is None
     documents.close()
+
+
+def test_without_the_embed_kind_a_document_is_kept_and_nothing_is_queued(
+    sluice_env: SluiceEnv,
+) -> None:
+    from sluice.kinds import load_kinds, loaded_kinds
+    from sluice.stores import JobQuery
+
+    everything = loaded_kinds().modules
+    load_kinds(["workers.echo"])  # a core install: the embedding kinds did not load
+    try:
+        documents = SQLiteDocumentStore(sluice_env.settings.sqlite_path)
+        document, changed = put_document(
+            documents, source="crawl", doc_id="page", content="hello", store=sluice_env.store,
+            celery=sluice_env.celery, settings=sluice_env.settings,
+        )
+    finally:
+        load_kinds(everything)
+    assert changed and document.embed_job_id is None
+    assert documents.get(document.id).content == "hello"
+    assert sluice_env.store.count(JobQuery()) == 0
