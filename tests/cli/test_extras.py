@@ -98,6 +98,13 @@ def test_the_cli_and_flower_need_only_the_core(tmp_path: Path) -> None:
     for args in (["--help"], ["flower", "--help"], ["--version"]):
         result = run_cli(*args, env=env)
         assert result.returncode == 0, result.stderr
+    # What `sluice flower` and `sluice beat` load before they start: the app, without numpy.
+    app = subprocess.run(
+        [sys.executable, "-c", "from cli.worker_app import app, kinds; print(sorted(kinds))"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert app.returncode == 0, app.stderr
+    assert "'echo'" in app.stdout and "'embed'" not in app.stdout
     info = run_cli("info", env=env)
     assert info.returncode == 0, info.stderr
     missing = [line for line in info.stdout.splitlines() if LINE_START in line]
