@@ -10,5 +10,7 @@ folder before any instrument exists). The public surface, by module:
 - ``sluice.stores``: ``JobStore``, ``JobQuery``, ``get_store``, ``open_store``
 - ``sluice.celery_app``: ``create_celery_app`` (the composition root builds the app)
 - ``sluice._version``: ``__version__`` (the one version source; pyproject reads it)
+- ``sluice.client``: ``SluiceClient``, ``AsyncSluiceClient`` (the API's client; it stands
+  alone: httpx, httpx-sse and ``schemas``, nothing of the runtime)
 - ``schemas.job``: ``Job``, ``JobStatus``, ``DeadReason``, ``IllegalTransition``
 """

@@ -1,0 +1,274 @@
+"""The blocking client: :class:`SluiceClient`.
+
+Every method is one API route and returns its typed model; an error answer raises the
+named exception from :mod:`sluice.client.errors`. ``wait`` and ``ask_stream`` follow
+server-sent events and, when the connection drops, reconnect with ``Last-Event-ID`` so
+nothing is missed or seen twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any
+
+import httpx
+from httpx_sse import connect_sse
+
+from schemas.documents import DocumentDeleted, DocumentView, DocumentWritten
+from schemas.job import Job, JobPage, JobStatus
+from schemas.job_event import JobEvent
+from schemas.retrieval import Answer, SearchResults
+from sluice.client import calls
+from sluice.client.calls import (
+    DEFAULT_TIMEOUT_SECONDS,
+    WORKER_WAIT_SECONDS,
+    AnswerEvent,
+    AnswerWatch,
+    Call,
+    JobWatch,
+    auth_headers,
+    check_deadline,
+    stream_timeout,
+)
+from sluice.client.errors import JobNotFound, StreamBroken, error_for
+
+
+class SluiceClient:
+    """``SluiceClient("http://127.0.0.1:8000", api_key)``; use it ``with`` or ``close()``."""
+
+    def __init__(
+        self,
+        base_url: str = "",
+        api_key: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        max_reconnects: int = calls.DEFAULT_MAX_RECONNECTS,
+        transport: httpx.BaseTransport | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        """``http``: an httpx client to send through instead (its own base URL and
+        headers; a test's ``TestClient``); it is closed with this one."""
+        self.max_reconnects = max_reconnects
+        self._http = http or httpx.Client(
+            base_url=base_url, headers=auth_headers(api_key), timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SluiceClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(self, call: Call, timeout: float | None = None) -> Any:
+        response = self._http.request(
+            call.method, call.path, params=call.params, json=call.body,
+            timeout=timeout if timeout is not None else self._http.timeout,
+        )
+        if response.is_error:
+            raise error_for(response, call.not_found)
+        return response.json()
+
+    # Jobs
+
+    def submit(
+        self, kind: str, job_input: dict[str, Any] | None = None, *,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Queue a job; the same ``idempotency_key`` again returns the first job."""
+        return Job.model_validate(self._send(calls.submit(kind, job_input, idempotency_key)))
+
+    def get(self, job_id: str) -> Job:
+        return Job.model_validate(self._send(calls.get_job(job_id)))
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job that has not started; :class:`Conflict` once it has."""
+        return Job.model_validate(self._send(calls.cancel(job_id)))
+
+    def list_jobs(
+        self, *, status: JobStatus | str | None = None, kind: str | None = None,
+        limit: int = 50, cursor: str | None = None,
+    ) -> JobPage:
+        return JobPage.model_validate(self._send(calls.list_jobs(status, kind, limit, cursor)))
+
+    def iter_jobs(
+        self, *, status: JobStatus | str | None = None, kind: str | None = None,
+        page_size: int = 50,
+    ) -> Iterator[Job]:
+        """Every job, newest first, fetching the next page as the last one runs out."""
+        cursor: str | None = None
+        while True:
+            page = self.list_jobs(status=status, kind=kind, limit=page_size, cursor=cursor)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def wait(
+        self, job_id: str, *, timeout: float | None = None,
+        on_event: Callable[[JobEvent], None] | None = None,
+    ) -> Job:
+        """The job once it settles, following its events (``on_event`` sees each); a
+        dropped connection resumes after the last version seen. :class:`WaitTimedOut`
+        when ``timeout`` seconds pass first."""
+        watch = JobWatch(job_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delays = calls.reconnect_delays(self.max_reconnects)
+        while True:
+            progressed = False
+            try:
+                with connect_sse(self._http, "GET", watch.path, headers=watch.headers(),
+                                 timeout=stream_timeout(deadline)) as source:
+                    if source.response.is_error:
+                        source.response.read()
+                        raise error_for(source.response, JobNotFound)
+                    for sse in source.iter_sse():
+                        event = watch.read(sse)
+                        if watch.final is not None:
+                            return watch.final
+                        if event is not None:
+                            progressed = True
+                            if on_event is not None:
+                                on_event(event)
+                        check_deadline(deadline, watch)
+            except httpx.TransportError as exc:
+                broken: Exception = exc
+            else:
+                broken = StreamBroken(f"the events of job {job_id} ended without an end")
+            if watch.settled_without_end():
+                return self.get(job_id)
+            check_deadline(deadline, watch)
+            if progressed:
+                delays = calls.reconnect_delays(self.max_reconnects)
+            delay = next(delays, None)
+            if delay is None:
+                raise StreamBroken(f"lost the events of job {job_id}: {broken}") from broken
+            time.sleep(delay)
+
+    # The dead-letter queue
+
+    def list_dlq(
+        self, *, reason: str | None = None, schema: str | None = None,
+        signature: str | None = None, kind: str | None = None, limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobPage:
+        call = calls.list_dlq(reason, schema, signature, kind, limit, cursor)
+        return JobPage.model_validate(self._send(call))
+
+    def iter_dlq(
+        self, *, reason: str | None = None, schema: str | None = None,
+        signature: str | None = None, kind: str | None = None, page_size: int = 50,
+    ) -> Iterator[Job]:
+        """Every dead-lettered job, newest first, page after page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_dlq(reason=reason, schema=schema, signature=signature, kind=kind,
+                                 limit=page_size, cursor=cursor)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def dead_letter(self, job_id: str) -> Job:
+        """A job that was dead-lettered, with every attempt and its audit trail."""
+        return Job.model_validate(self._send(calls.dead_letter(job_id)))
+
+    def requeue(
+        self, job_id: str, *, job_input: dict[str, Any] | None = None, hint: str | None = None,
+        by: str | None = None, expected_version: int | None = None,
+    ) -> Job:
+        """Run a dead job again as a new job (returned); ``job_input`` replaces its input."""
+        body = {"input": job_input, "hint": hint, "by": by, "expected_version": expected_version}
+        return Job.model_validate(self._send(calls.dlq_action(job_id, "requeue", body)))
+
+    def discard(
+        self, job_id: str, reason: str, *, by: str | None = None,
+        expected_version: int | None = None,
+    ) -> Job:
+        body = {"reason": reason, "by": by, "expected_version": expected_version}
+        return Job.model_validate(self._send(calls.dlq_action(job_id, "discard", body)))
+
+    def resolve(
+        self, job_id: str, record: dict[str, Any], *, by: str | None = None,
+        expected_version: int | None = None,
+    ) -> Job:
+        """Accept a corrected record; :class:`InvalidRequest` names its invalid fields."""
+        body = {"record": record, "by": by, "expected_version": expected_version}
+        return Job.model_validate(self._send(calls.dlq_action(job_id, "resolve", body)))
+
+    # Documents, search, answers
+
+    def put_document(
+        self, source: str, content: str, *, doc_id: str | None = None,
+        content_type: str = "text/plain", metadata: dict[str, Any] | None = None,
+    ) -> DocumentWritten:
+        call = calls.put_document(source, content, doc_id, content_type, metadata)
+        return DocumentWritten.model_validate(self._send(call))
+
+    def get_document(self, document_id: str) -> DocumentView:
+        return DocumentView.model_validate(self._send(calls.get_document(document_id)))
+
+    def delete_document(self, document_id: str) -> DocumentDeleted:
+        return DocumentDeleted.model_validate(self._send(calls.delete_document(document_id)))
+
+    def search(self, query: str, *, k: int | None = None,
+               source: str | None = None) -> SearchResults:
+        call = calls.search(query, k, source)
+        return SearchResults.model_validate(self._send(call, timeout=WORKER_WAIT_SECONDS))
+
+    def ask(self, question: str, *, k: int | None = None, source: str | None = None,
+            idempotency_key: str | None = None) -> Answer:
+        """The whole answer at once (the server waits for it)."""
+        call = Call("POST", "/v1/ask", body=calls.ask_body(question, k, source, idempotency_key))
+        return Answer.model_validate(self._send(call, timeout=WORKER_WAIT_SECONDS))
+
+    def ask_stream(
+        self, question: str, *, k: int | None = None, source: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """The answer as the model writes it: ``sources``, ``token``s, ``done``. A dropped
+        connection resumes after the last event; without an ``idempotency_key`` one is made
+        up, so a retry before the job is known cannot ask twice."""
+        key = idempotency_key or f"ask-{uuid.uuid4()}"
+        watch = AnswerWatch(calls.ask_body(question, k, source, key))
+        delays = calls.reconnect_delays(self.max_reconnects)
+        while not watch.done:
+            progressed = False
+            method, path, body = watch.request()
+            try:
+                with connect_sse(self._http, method, path, json=body, headers=watch.headers(),
+                                 timeout=stream_timeout(None)) as source_:
+                    response = source_.response
+                    if response.is_error:
+                        response.read()
+                        raise error_for(response, JobNotFound)
+                    watch.job_id = watch.job_id or response.headers.get("X-Sluice-Job-Id")
+                    if response.status_code == 204:
+                        return  # nothing after the last event seen: the answer is complete
+                    for sse in source_.iter_sse():
+                        event = watch.read(sse)
+                        if event is not None:
+                            progressed = True
+                            yield event
+                        if watch.done:
+                            return
+            except httpx.TransportError as exc:
+                broken: Exception = exc
+            else:
+                broken = StreamBroken("the answer's stream ended without done")
+            if progressed:
+                delays = calls.reconnect_delays(self.max_reconnects)
+            delay = next(delays, None)
+            if delay is None:
+                raise StreamBroken(f"lost the answer's stream: {broken}") from broken
+            time.sleep(delay)
+
