@@ -1,18 +1,20 @@
-"""The CLI's way to the API: base URL and key from the settings (or `sluice up`'s key file)."""
+"""The CLI's way to the API: :mod:`sluice.client`, with the base URL and key from the
+settings (or `sluice up`'s key file), and its errors printed as one line and exit 1."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import typer
+from pydantic import BaseModel
 
 from schemas.job import SETTLED
+from sluice.client import SluiceClient, SluiceError, WaitTimedOut
 from sluice.settings import Settings
 
 TIMEOUT_SECONDS = 30.0
-POLL_SECONDS = 0.2
 # Where a job stops changing on its own: terminal, or dead and waiting for a person.
 SETTLED_STATUSES = frozenset(status.value for status in SETTLED)
 
@@ -28,31 +30,37 @@ def api_key(settings: Settings) -> str:
     )
 
 
-def api_client(settings: Settings) -> httpx.Client:
-    return httpx.Client(
-        base_url=settings.effective_api_url,
-        headers={"Authorization": f"Bearer {api_key(settings)}"},
-        timeout=TIMEOUT_SECONDS,
+def api_client(settings: Settings) -> SluiceClient:
+    return SluiceClient(settings.effective_api_url, api_key(settings), timeout=TIMEOUT_SECONDS)
+
+
+def _problem_line(error: SluiceError) -> str:
+    fields = "; ".join(
+        f"{'.'.join(str(part) for part in field.get('loc', []))}: {field.get('msg', field)}"
+        for field in error.errors
     )
+    return f"error: HTTP {error.status}: {fields or error.detail}" if error.status else (
+        f"error: {error.detail}")
 
 
-def checked(response: httpx.Response) -> Any:
-    """The JSON body, or exit 1 with the API's own error message."""
-    if response.is_error:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        typer.echo(f"error: HTTP {response.status_code}: {detail}", err=True)
-        raise typer.Exit(1)
-    return response.json()
+@contextmanager
+def reported() -> Iterator[None]:
+    """Run API calls; an error answer becomes the API's own message on stderr and exit 1."""
+    try:
+        yield
+    except SluiceError as error:
+        typer.echo(_problem_line(error), err=True)
+        raise typer.Exit(1) from None
 
 
-def wait_for_job(client: httpx.Client, job_id: str, timeout: float) -> Any:
-    """Poll the API until the job settles or ``timeout`` passes; the job as last seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = checked(client.get(f"/v1/jobs/{job_id}"))
-        if job["status"] in SETTLED_STATUSES or time.monotonic() > deadline:
-            return job
-        time.sleep(POLL_SECONDS)
+def as_json(model: BaseModel) -> Any:
+    """A model as the API sent it, for ``console.print_json(data=...)``."""
+    return model.model_dump(mode="json")
+
+
+def wait_for_job(client: SluiceClient, job_id: str, timeout: float) -> Any:
+    """Follow the job's events until it settles or ``timeout`` passes; the job as last seen."""
+    try:
+        return as_json(client.wait(job_id, timeout=timeout))
+    except WaitTimedOut:
+        return as_json(client.get(job_id))

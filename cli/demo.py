@@ -10,13 +10,13 @@ polling it: one request per job, so its own traffic does not fill the access log
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any
 
 import httpx
 import typer
 
+from cli.client import wait_for_job
+from sluice.client import SluiceClient
 from sluice.settings import Settings
 
 DEMO_TIMEOUT_SECONDS = 300.0
@@ -52,33 +52,10 @@ def _llm_answers(llm_url: str) -> bool:
     return False
 
 
-def wait_through_events(client: httpx.Client, job_id: str, timeout: float) -> Any:
-    """The job once it ends, read from its event stream (its ``end`` event carries the
-    final job); the job as it stands when ``timeout`` passes first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with client.stream("GET", f"/v1/jobs/{job_id}/events",
-                               timeout=httpx.Timeout(10, read=30)) as events:
-                events.raise_for_status()
-                ending = False
-                for line in events.iter_lines():
-                    if line == "event: end":
-                        ending = True
-                    elif ending and line.startswith("data:"):
-                        return json.loads(line.removeprefix("data:"))
-                    if time.monotonic() > deadline:
-                        break
-        except httpx.TransportError:
-            time.sleep(1)  # the API restarted or dropped the stream: follow it again
-    return client.get(f"/v1/jobs/{job_id}").json()
-
-
 def run_demo(settings: Settings, api_url: str, key: str, llm_url: str | None) -> None:
-    headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=api_url, headers=headers, timeout=10) as client:
-        echo = client.post("/v1/jobs", json={"kind": "echo", "input": {"hello": "sluice"}})
-        done = wait_through_events(client, echo.json()["id"], DEMO_TIMEOUT_SECONDS)
+    with SluiceClient(api_url, key, timeout=10) as client:
+        echo = client.submit("echo", {"hello": "sluice"})
+        done = wait_for_job(client, echo.id, DEMO_TIMEOUT_SECONDS)
         typer.echo(f"demo echo job {done['id']}: {done['status']}, result {done['result']}")
 
         if llm_url is None:
@@ -89,10 +66,9 @@ def run_demo(settings: Settings, api_url: str, key: str, llm_url: str | None) ->
         if not _llm_answers(llm_url):
             typer.echo("the LLM did not answer; skipping the extraction demo", err=True)
             return
-        body = {"kind": "extract", "input": {"schema": "support_ticket", "email": DEMO_EMAIL}}
-        job = client.post("/v1/jobs", json=body).json()
-        typer.echo(f"demo extract job {job['id']} submitted (support_ticket from an email)")
-        job = wait_through_events(client, job["id"], DEMO_TIMEOUT_SECONDS)
+        submitted = client.submit("extract", {"schema": "support_ticket", "email": DEMO_EMAIL})
+        typer.echo(f"demo extract job {submitted.id} submitted (support_ticket from an email)")
+        job = wait_for_job(client, submitted.id, DEMO_TIMEOUT_SECONDS)
         attempts = len(job.get("attempts") or [])
         if job["status"] == "succeeded":
             typer.echo(f"extracted after {attempts} attempt(s): {job['result']}")

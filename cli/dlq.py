@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from sluice.client import SluiceClient
 
 app = typer.Typer(name="dlq", help="List and act on dead-lettered jobs.", no_args_is_help=True)
 console = Console()
@@ -16,7 +19,7 @@ console = Console()
 BY_HELP = "Ignored: the audit trail names the API key that acts."
 
 
-def _client() -> Any:
+def _client() -> SluiceClient:
     from cli.client import api_client
     from cli.main import _settings_or_exit
 
@@ -44,34 +47,32 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw page.")] = False,
 ) -> None:
     """Dead-lettered jobs, newest first."""
-    from cli.client import checked
+    from cli.client import reported
 
-    params = {k: v for k, v in {"reason": reason, "schema": schema, "signature": signature,
-                                "limit": limit, "cursor": cursor}.items() if v is not None}
-    with _client() as client:
-        page = checked(client.get("/v1/dlq", params=params))
+    with _client() as client, reported():
+        page = client.list_dlq(reason=reason, schema=schema, signature=signature, limit=limit,
+                               cursor=cursor)
     if as_json:
-        console.print_json(data=page)
+        console.print_json(data=page.model_dump(mode="json"))
         return
     table = Table("id", "kind", "status", "reason", "schema", "attempts", "signature")
-    for job in page["items"]:
+    for job in page.items:
         table.add_row(
-            job["id"], job["kind"], job["status"], job.get("reason") or "",
-            job.get("schema_name") or "", str(len(job.get("attempts", []))),
-            job.get("error_signature") or "",
+            job.id, job.kind, job.status.value, job.reason or "", job.schema_name or "",
+            str(len(job.attempts)), job.error_signature or "",
         )
     console.print(table)
-    if page.get("next_cursor"):
-        typer.echo(f"next page: --cursor {page['next_cursor']}")
+    if page.next_cursor:
+        typer.echo(f"next page: --cursor {page.next_cursor}")
 
 
 @app.command()
 def show(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """A dead-lettered job with every attempt."""
-    from cli.client import checked
+    from cli.client import as_json, reported
 
-    with _client() as client:
-        console.print_json(data=checked(client.get(f"/v1/dlq/{job_id}")))
+    with _client() as client, reported():
+        console.print_json(data=as_json(client.dead_letter(job_id)))
 
 
 @app.command()
@@ -82,11 +83,12 @@ def requeue(
     by: Annotated[str | None, typer.Option(help=BY_HELP)] = None,
 ) -> None:
     """Run the job again as a new job; prints the new job."""
-    from cli.client import checked
+    from cli.client import as_json, reported
 
-    body = {"input": _json_option(input, "--input"), "hint": hint, "by": by}
-    with _client() as client:
-        console.print_json(data=checked(client.post(f"/v1/dlq/{job_id}/requeue", json=body)))
+    new_input = _json_option(input, "--input")
+    with _client() as client, reported():
+        job = client.requeue(job_id, job_input=new_input, hint=hint, by=by)
+        console.print_json(data=as_json(job))
 
 
 @app.command()
@@ -96,11 +98,11 @@ def discard(
     by: Annotated[str | None, typer.Option(help=BY_HELP)] = None,
 ) -> None:
     """Close the job for good."""
-    from cli.client import checked
+    from cli.client import reported
 
-    with _client() as client:
-        job = checked(client.post(f"/v1/dlq/{job_id}/discard", json={"reason": reason, "by": by}))
-    typer.echo(f"{job['id']}: {job['status']}")
+    with _client() as client, reported():
+        job = client.discard(job_id, reason, by=by)
+    typer.echo(f"{job.id}: {job.status.value}")
 
 
 @app.command()
@@ -110,11 +112,11 @@ def resolve(
     by: Annotated[str | None, typer.Option(help=BY_HELP)] = None,
 ) -> None:
     """Accept a corrected record; it is validated by the job's schema and sent to the sinks."""
-    from cli.client import checked
+    from cli.client import as_json, reported
 
-    body = {"record": _json_option(record, "--record"), "by": by}
-    with _client() as client:
-        console.print_json(data=checked(client.post(f"/v1/dlq/{job_id}/resolve", json=body)))
+    corrected = _json_option(record, "--record")
+    with _client() as client, reported():
+        console.print_json(data=as_json(client.resolve(job_id, corrected, by=by)))
 
 
 def attach(target: typer.Typer) -> None:

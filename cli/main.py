@@ -142,20 +142,19 @@ def submit(
     kind: Annotated[str, typer.Argument(help="Job kind, e.g. echo.")],
     input: Annotated[str, typer.Option("--input", "-i", help="The job input as JSON.")] = "{}",
     idempotency_key: Annotated[str | None, typer.Option(help="Submit at most once.")] = None,
-    wait: Annotated[bool, typer.Option(help="Poll until the job ends.")] = False,
+    wait: Annotated[bool, typer.Option(help="Follow the job until it ends.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
 ) -> None:
     """Submit a job through the API and print it."""
-    from cli.client import api_client, checked, wait_for_job
+    from cli.client import api_client, as_json, reported, wait_for_job
 
     try:
         payload = json.loads(input)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--input is not JSON: {exc}") from None
-    body = {"kind": kind, "input": payload, "idempotency_key": idempotency_key}
     settings = _settings_or_exit(kinds=False)
-    with api_client(settings) as client:
-        job = checked(client.post("/v1/jobs", json=body))
+    with api_client(settings) as client, reported():
+        job = as_json(client.submit(kind, payload, idempotency_key=idempotency_key))
         if wait:
             job = wait_for_job(client, job["id"], timeout)
     console.print_json(data=job)
@@ -166,10 +165,10 @@ def submit(
 @app.command()
 def status(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """Print a job as the API has it."""
-    from cli.client import api_client, checked
+    from cli.client import api_client, as_json, reported
 
-    with api_client(_settings_or_exit(kinds=False)) as client:
-        console.print_json(data=checked(client.get(f"/v1/jobs/{job_id}")))
+    with api_client(_settings_or_exit(kinds=False)) as client, reported():
+        console.print_json(data=as_json(client.get(job_id)))
 
 
 from cli import batch as batch_cli  # noqa: E402

@@ -48,15 +48,17 @@ class AsyncSluiceClient:
         http: httpx.AsyncClient | None = None,
     ) -> None:
         """``http``: an httpx client to send through instead (its own base URL and
-        headers; a test's ``TestClient``); it is closed with this one."""
+        headers; a test's ``TestClient``), which stays the caller's to close."""
         self.max_reconnects = max_reconnects
+        self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
             base_url=base_url, headers=auth_headers(api_key), timeout=timeout,
             transport=transport,
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._owns_http:
+            await self._http.aclose()
 
     async def __aenter__(self) -> AsyncSluiceClient:
         return self
@@ -68,9 +70,9 @@ class AsyncSluiceClient:
         await self.aclose()
 
     async def _send(self, call: Call, timeout: float | None = None) -> Any:
+        options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         response = await self._http.request(
-            call.method, call.path, params=call.params, json=call.body,
-            timeout=timeout if timeout is not None else self._http.timeout,
+            call.method, call.path, params=call.params, json=call.body, **options
         )
         if response.is_error:
             raise error_for(response, call.not_found)

@@ -50,15 +50,17 @@ class SluiceClient:
         http: httpx.Client | None = None,
     ) -> None:
         """``http``: an httpx client to send through instead (its own base URL and
-        headers; a test's ``TestClient``); it is closed with this one."""
+        headers; a test's ``TestClient``), which stays the caller's to close."""
         self.max_reconnects = max_reconnects
+        self._owns_http = http is None
         self._http = http or httpx.Client(
             base_url=base_url, headers=auth_headers(api_key), timeout=timeout,
             transport=transport,
         )
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self) -> SluiceClient:
         return self
@@ -70,9 +72,9 @@ class SluiceClient:
         self.close()
 
     def _send(self, call: Call, timeout: float | None = None) -> Any:
+        options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         response = self._http.request(
-            call.method, call.path, params=call.params, json=call.body,
-            timeout=timeout if timeout is not None else self._http.timeout,
+            call.method, call.path, params=call.params, json=call.body, **options
         )
         if response.is_error:
             raise error_for(response, call.not_found)

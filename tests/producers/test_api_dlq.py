@@ -10,6 +10,7 @@ import pytest
 
 from libs.dead_letter import claims
 from schemas.job import DeadReason, Job, JobStatus
+from sluice.client import SluiceClient
 from sluice.stores.base import JobQuery
 from tests.conftest import SluiceEnv
 from tests.support.extraction_cases import TICKET_TEXT, VALID_TICKET
@@ -116,7 +117,8 @@ def test_the_cli_lists_shows_and_acts_through_the_api(
     second = put_dead(sluice_env, "$:parse_error")
     client = sluice_env.api()
     client.headers.update(sluice_env.auth())
-    monkeypatch.setattr("cli.client.api_client", lambda settings: client)
+    # The CLI's one client, sent through the in-process app.
+    monkeypatch.setattr("cli.client.api_client", lambda settings: SluiceClient(http=client))
     runner = CliRunner()
 
     listed = runner.invoke(app, ["dlq", "list", "--signature", "order_id:not_in_source",
