@@ -1,20 +1,46 @@
-"""``sluice crawl URL...``: start a polite crawl; pages land in the warehouse and get embedded."""
+"""``sluice crawl URL...`` (or ``--sitemap URL``): start a polite crawl; pages land in the
+warehouse and get embedded."""
 
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from sluice.settings import Settings
+
 console = Console()
 POLL_SECONDS = 0.5
 
 
+def _sitemap_seeds(settings: Settings, sitemaps: list[str], limit: int) -> list[str]:
+    """The page URLs the sitemaps list (at most ``limit``); exit 1 when they give none."""
+    from producers.crawl.sitemaps import sitemap_reader
+    from producers.crawl.urls import UnsupportedUrl
+
+    try:
+        with sitemap_reader(settings) as reader:
+            found = reader.seeds(sitemaps, limit)
+    except UnsupportedUrl as exc:
+        raise typer.BadParameter(str(exc)) from None
+    for problem in found.problems:
+        typer.echo(f"sitemap skipped: {problem}", err=True)
+    typer.echo(f"{len(found.urls)} URL(s) from {found.files_read} sitemap file(s)")
+    if not found.urls:
+        typer.echo("error: the sitemaps gave no URL to crawl", err=True)
+        raise typer.Exit(1)
+    return found.urls
+
+
 def crawl(
-    urls: Annotated[list[str], typer.Argument(help="Seed URLs.")],
+    urls: Annotated[list[str] | None, typer.Argument(help="Seed URLs.")] = None,
+    sitemap: Annotated[list[str] | None, typer.Option(
+        help="Seed from a sitemap, a sitemap index or a site's /robots.txt (its Sitemap: "
+             "lines); repeatable.")] = None,
     depth: Annotated[int, typer.Option(min=0, help="Links followed from a seed.")] = 2,
     max_pages: Annotated[int, typer.Option(min=1, help="Pages fetched at most.")] = 100,
     scope: Annotated[
@@ -35,17 +61,22 @@ def crawl(
 
     if scope not in ("site", "any"):
         raise typer.BadParameter("--scope must be site or any")
+    if not urls and not sitemap:
+        raise typer.BadParameter("give seed URLs, --sitemap URL, or both")
     settings = _settings_or_exit()
+    seeds = list(urls or [])
+    if sitemap:
+        seeds += _sitemap_seeds(settings, sitemap, max_pages)
     store = open_store(settings)
     celery = create_celery_app(settings, loaded_kinds())
     frontier = Frontier(store=store, celery=celery, settings=settings,
                         redis_client=broker_redis(settings))
     try:
-        spec = frontier.start(open_state_store(settings), urls, max_depth=depth,
+        spec = frontier.start(open_state_store(settings), seeds, max_depth=depth,
                               max_pages=max_pages, scope="any" if scope == "any" else "site")
     except UnsupportedUrl as exc:
         raise typer.BadParameter(str(exc)) from None
-    typer.echo(f"crawl {spec.crawl_id} started: {len(urls)} seed(s), depth {depth}, "
+    typer.echo(f"crawl {spec.crawl_id} started: {len(seeds)} seed(s), depth {depth}, "
                f"at most {max_pages} pages, scope {scope}")
     if not wait:
         return

@@ -19,7 +19,7 @@ from enum import StrEnum
 import httpx
 
 from libs.token_bucket import TokenBucket
-from producers.crawl.robots import RobotsCache
+from producers.crawl.robots import RobotsCache, RobotsPolicy
 from producers.crawl.ssrf import RefusedAddress
 from producers.crawl.urls import UnsupportedUrl, canonical_url, host_of
 
@@ -105,6 +105,10 @@ class Fetcher:
             client, limits.user_agent, robots_ttl, before_request=self.take_token,
             on_crawl_delay=lambda url: limiter.drain(host_of(url)),
         )
+
+    def robots(self, url: str) -> RobotsPolicy:
+        """The robots.txt policy of ``url``'s origin (cached; fetched through the guard)."""
+        return self._robots.policy(url)
 
     def take_token(self, url: str, crawl_delay: float | None) -> None:
         """Block until the domain's bucket gives a token, or raise :class:`TokenWait`."""

@@ -1,9 +1,11 @@
 """robots.txt, fetched once per origin and kept for ``SLUICE_CRAWL_ROBOTS_TTL_SECONDS``.
 
-Following RFC 9309: a 4xx means no rules (everything allowed); a 5xx or an unreachable
+Read by Protego, which follows RFC 9309 as Google does: the group of the most specific
+matching user agent, ``*`` and ``$`` wildcards, the longest matching rule wins and an
+``Allow`` wins a tie. A 4xx means no rules (everything allowed); a 5xx or an unreachable
 server means the crawler must assume everything is disallowed, and that answer is kept
 only briefly so the site is asked again soon. ``Crawl-delay`` (not in the RFC, widely
-used) becomes the domain's request rate.
+used) becomes the domain's request rate; ``Sitemap:`` lines are kept for a sitemap start.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.robotparser import RobotFileParser
 
 import httpx
 import structlog
+from protego import Protego
 
 from producers.crawl.ssrf import RefusedAddress
 from producers.crawl.urls import origin_of
@@ -29,13 +31,18 @@ MAX_ORIGINS = 10_000
 
 @dataclass(frozen=True)
 class RobotsPolicy:
-    parser: RobotFileParser | None  # None: nothing is allowed (robots.txt unavailable)
+    parser: Protego | None  # None: nothing is allowed (robots.txt unavailable)
     crawl_delay: float | None
     fetched_at: float
     ttl: float
 
     def allows(self, url: str, user_agent: str) -> bool:
-        return self.parser is not None and self.parser.can_fetch(user_agent, url)
+        return self.parser is not None and bool(self.parser.can_fetch(url, user_agent))
+
+    @property
+    def sitemaps(self) -> list[str]:
+        """The ``Sitemap:`` URLs robots.txt names, in its order."""
+        return [] if self.parser is None else list(self.parser.sitemaps)
 
 
 class RobotsCache:
@@ -80,12 +87,11 @@ class RobotsCache:
             return RobotsPolicy(None, None, now, UNAVAILABLE_TTL_SECONDS)
         if response.status_code >= 500:
             return RobotsPolicy(None, None, now, UNAVAILABLE_TTL_SECONDS)
-        parser = RobotFileParser(robots_url)
         if response.status_code >= 400:
-            parser.parse([])  # no rules: everything allowed
+            parser = Protego.parse("")  # no rules: everything allowed
         else:
-            text = response.content[:MAX_ROBOTS_BYTES].decode("utf-8", "replace")
-            parser.parse(text.splitlines())
+            parser = Protego.parse(
+                response.content[:MAX_ROBOTS_BYTES].decode("utf-8", "replace"))
         delay = parser.crawl_delay(self._user_agent)
         if delay:
             self._on_crawl_delay(robots_url)

@@ -61,6 +61,20 @@ _parts: CrawlParts | None = None
 _parts_lock = threading.Lock()
 
 
+def fetch_limits(settings: Settings, content_types: frozenset[str] | None = None) -> FetchLimits:
+    """The crawl settings as fetch limits; ``content_types`` replaces the pages' types (a
+    sitemap is XML)."""
+    return FetchLimits(
+        max_bytes=settings.crawl_max_page_bytes,
+        max_redirects=settings.crawl_max_redirects,
+        content_types=content_types or frozenset(settings.crawl_content_types),
+        rate=settings.crawl_requests_per_second,
+        burst=settings.crawl_burst,
+        max_token_wait=settings.crawl_max_token_wait_seconds,
+        user_agent=settings.crawl_user_agent,
+    )
+
+
 def crawl_parts(settings: Settings) -> CrawlParts:
     global _parts
     with _parts_lock:
@@ -68,16 +82,8 @@ def crawl_parts(settings: Settings) -> CrawlParts:
             client = guarded_client(settings.crawl_allowed_networks,
                                     timeout=settings.crawl_timeout_seconds,
                                     user_agent=settings.crawl_user_agent)
-            limits = FetchLimits(
-                max_bytes=settings.crawl_max_page_bytes,
-                max_redirects=settings.crawl_max_redirects,
-                content_types=frozenset(settings.crawl_content_types),
-                rate=settings.crawl_requests_per_second,
-                burst=settings.crawl_burst,
-                max_token_wait=settings.crawl_max_token_wait_seconds,
-                user_agent=settings.crawl_user_agent,
-            )
-            fetcher = Fetcher(client, TokenBucket(broker_redis(settings), DOMAIN_BUCKETS), limits,
+            fetcher = Fetcher(client, TokenBucket(broker_redis(settings), DOMAIN_BUCKETS),
+                              fetch_limits(settings),
                               robots_ttl=settings.crawl_robots_ttl_seconds)
             _parts = CrawlParts(fetcher, client, os.getpid())
         return _parts

@@ -2,7 +2,9 @@
 
 Static pages come from ``tests/fixtures/site`` with ETags (and a Last-Modified for
 ``b.html``) and honour conditional requests. Dynamic routes: ``/robots.txt`` (disallows
-``/private/``, optional Crawl-delay), ``/error.html`` (always 500), ``/loop/one`` <->
+``/private/``, optional Crawl-delay, names the sitemap index; or the text a test gives),
+``/sitemap-index.xml`` -> ``/sitemap.xml`` and ``/sitemap-more.xml.gz`` (gzipped),
+``/error.html`` (always 500), ``/loop/one`` <->
 ``/loop/two`` (a redirect loop), ``/big.html`` (declares and streams 50 MB) and
 ``/big-chunked.html`` (streams 50 MB with no length). Every request is logged with the
 body bytes the server managed to send, so a test can prove what was not downloaded.
@@ -10,6 +12,7 @@ body bytes the server managed to send, so a test can prove what was not download
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 import time
@@ -37,8 +40,9 @@ class Hit:
 
 
 class FixtureSite:
-    def __init__(self, crawl_delay: int | None = None) -> None:
+    def __init__(self, crawl_delay: int | None = None, robots_txt: str | None = None) -> None:
         self.crawl_delay = crawl_delay
+        self.robots_txt = robots_txt
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
         self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler())
@@ -71,10 +75,28 @@ class FixtureSite:
             return {hit.path for hit in self.hits}
 
     def robots(self) -> bytes:
+        if self.robots_txt is not None:
+            return self.robots_txt.encode()
         lines = ["User-agent: *", "Disallow: /private/"]
         if self.crawl_delay is not None:
             lines.append(f"Crawl-delay: {self.crawl_delay}")
+        lines.append(f"Sitemap: {self.url}/sitemap-index.xml")
         return ("\n".join(lines) + "\n").encode()
+
+    def sitemap(self, name: str) -> bytes:
+        """The index names two sitemaps; one lists a page of another host (skipped)."""
+        namespace = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+        if name == "index":
+            children = "".join(f"<sitemap><loc>{self.url}/{child}</loc></sitemap>"
+                               for child in ("sitemap.xml", "sitemap-more.xml.gz"))
+            index = f'<?xml version="1.0"?><sitemapindex {namespace}>{children}</sitemapindex>'
+            return index.encode()
+        pages = ["a.html", "b.html"] if name == "pages" else ["index.html"]
+        urls = "".join(f"<url><loc>{self.url}/{page}</loc></url>" for page in pages)
+        if name == "pages":
+            urls += "<url><loc>http://elsewhere.example/page.html</loc></url>"
+        xml = f'<?xml version="1.0"?><urlset {namespace}>{urls}</urlset>'.encode()
+        return gzip.compress(xml) if name == "more" else xml
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         site = self
@@ -127,6 +149,12 @@ class FixtureSite:
                 path = self.path.split("?")[0]
                 if path == "/robots.txt":
                     self._send(200, site.robots(), {"Content-Type": "text/plain"})
+                elif path == "/sitemap-index.xml":
+                    self._send(200, site.sitemap("index"), {"Content-Type": "application/xml"})
+                elif path == "/sitemap.xml":
+                    self._send(200, site.sitemap("pages"), {"Content-Type": "application/xml"})
+                elif path == "/sitemap-more.xml.gz":
+                    self._send(200, site.sitemap("more"), {"Content-Type": "application/x-gzip"})
                 elif path == "/error.html":
                     self._send(500, b"oops", {"Content-Type": "text/plain"})
                 elif path == "/loop/one":
