@@ -78,6 +78,14 @@ class AsyncSluiceClient:
             raise error_for(response, call.not_found)
         return response.json()
 
+    async def ready(self) -> bool:
+        """Whether the API answers ``/readyz`` (its broker and store reachable); no key."""
+        try:
+            response = await self._http.get("/readyz")
+        except httpx.TransportError:
+            return False
+        return response.status_code == 200
+
     # Jobs
 
     async def submit(

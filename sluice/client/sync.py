@@ -80,6 +80,14 @@ class SluiceClient:
             raise error_for(response, call.not_found)
         return response.json()
 
+    def ready(self) -> bool:
+        """Whether the API answers ``/readyz`` (its broker and store reachable); no key."""
+        try:
+            response = self._http.get("/readyz")
+        except httpx.TransportError:
+            return False
+        return response.status_code == 200
+
     # Jobs
 
     def submit(

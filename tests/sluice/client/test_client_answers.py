@@ -4,13 +4,20 @@ drops mid-answer arrives whole, each token once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from cli.embedded_redis import EmbeddedRedis
-from sluice.client import AnswerFailed, DocumentNotFound, SluiceClient
+from sluice.client import (
+    AnswerEvent,
+    AnswerFailed,
+    AsyncSluiceClient,
+    DocumentNotFound,
+    SluiceClient,
+)
 from tests.conftest import API_KEY
 from tests.support.dropping_proxy import DroppingProxy
 from tests.support.live_api import LiveAPI
@@ -95,3 +102,19 @@ def test_documents_search_and_a_whole_answer(stack: Stack) -> None:
         assert deleted.document_id == written.document.id and deleted.delete_job_id
         with pytest.raises(DocumentNotFound):
             client.get_document(written.document.id)
+
+
+def test_the_async_client_streams_an_answer_through_a_drop(stack: Stack) -> None:
+    stack.llm.enqueue(Reply(content=ANSWER, token_delay=0.05))
+
+    async def scenario(url: str) -> tuple[bool, list[AnswerEvent]]:
+        async with AsyncSluiceClient(url, API_KEY) as client:
+            return await client.ready(), [
+                event async for event in client.ask_stream(QUESTION, source="corpus", k=3)]
+
+    with DroppingProxy(stack.api.port, marker=b"event: token", after=3) as proxy:
+        ready, received = asyncio.run(scenario(proxy.url))
+
+    assert ready and proxy.dropped == 1
+    assert "".join(event.text for event in received) == ANSWER
+    assert received[-1].event == "done"
