@@ -17,8 +17,10 @@ from sluice.client import (
     Forbidden,
     InvalidRequest,
     JobNotFound,
+    RateLimited,
     SluiceClient,
     Unauthorized,
+    WaitTimedOut,
 )
 from tests.conftest import API_KEY, SluiceEnv
 from tests.support.dropping_proxy import DroppingProxy
@@ -50,6 +52,21 @@ def test_submit_get_cancel_and_named_errors(sluice_env: SluiceEnv) -> None:
             anonymous.get(job.id)
         with SluiceClient(api.url, "not-a-key") as stranger, pytest.raises(Forbidden):
             stranger.get(job.id)
+
+
+def test_a_rate_limit_says_when_and_a_wait_gives_up_at_its_timeout(
+    sluice_env: SluiceEnv,
+) -> None:
+    settings = sluice_env.settings.model_copy(
+        update={"submit_rate_per_minute": 1, "submit_burst": 1})
+    with LiveAPI(create_app(settings)) as api, SluiceClient(api.url, API_KEY) as client:
+        job = client.submit("echo", {"n": 1})
+        with pytest.raises(RateLimited) as limited:
+            client.submit("echo", {"n": 2})
+        assert limited.value.status == 429 and (limited.value.retry_after or 0) > 0
+        with pytest.raises(WaitTimedOut) as late:
+            client.wait(job.id, timeout=1)  # no worker: it stays queued
+        assert late.value.job_id == job.id and late.value.last_status == "queued"
 
 
 def test_wait_follows_the_events_through_a_dropped_connection(
