@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import typer
 from pydantic import BaseModel
 
@@ -50,6 +51,10 @@ def reported() -> Iterator[None]:
         yield
     except SluiceError as error:
         typer.echo(_problem_line(error), err=True)
+        raise typer.Exit(1) from None
+    except httpx.TransportError as error:
+        typer.echo(f"error: cannot reach the API ({type(error).__name__}: {error}); is "
+                   "`sluice up` or `sluice api` running?", err=True)
         raise typer.Exit(1) from None
 
 

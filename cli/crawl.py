@@ -39,8 +39,8 @@ def _sitemap_seeds(settings: Settings, sitemaps: list[str], limit: int) -> list[
 def crawl(
     urls: Annotated[list[str] | None, typer.Argument(help="Seed URLs.")] = None,
     sitemap: Annotated[list[str] | None, typer.Option(
-        help="Seed from a sitemap, a sitemap index or a site's /robots.txt (its Sitemap: "
-             "lines); repeatable.")] = None,
+        metavar="URL", help="Seed from a sitemap, a sitemap index or a site's /robots.txt "
+                            "(its Sitemap: lines); repeatable.")] = None,
     depth: Annotated[int, typer.Option(min=0, help="Links followed from a seed.")] = 2,
     max_pages: Annotated[int, typer.Option(min=1, help="Pages fetched at most.")] = 100,
     scope: Annotated[
