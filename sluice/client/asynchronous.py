@@ -31,7 +31,7 @@ from sluice.client.calls import (
     check_deadline,
     stream_timeout,
 )
-from sluice.client.errors import JobNotFound, StreamBroken, error_for
+from sluice.client.errors import JobNotFound, ServerError, StreamBroken, error_for
 
 
 class AsyncSluiceClient:
@@ -156,6 +156,10 @@ class AsyncSluiceClient:
                         check_deadline(deadline, watch)
             except httpx.TransportError as exc:
                 broken: Exception = exc
+            except ServerError as exc:
+                if exc.status not in calls.RECONNECT_STATUSES:
+                    raise
+                broken = exc  # a proxy or load balancer while the API restarts
             else:
                 broken = StreamBroken(f"the events of job {job_id} ended without an end")
             if watch.settled_without_end():
@@ -280,6 +284,10 @@ class AsyncSluiceClient:
                             return
             except httpx.TransportError as exc:
                 broken: Exception = exc
+            except ServerError as exc:
+                if exc.status not in calls.RECONNECT_STATUSES:
+                    raise
+                broken = exc  # a proxy or load balancer while the API restarts
             else:
                 broken = StreamBroken("the answer's stream ended without done")
             if progressed:

@@ -35,6 +35,8 @@ STREAM_READ_SECONDS = 45.0
 FIRST_RECONNECT_SECONDS = 0.1
 MAX_RECONNECT_SECONDS = 5.0
 DEFAULT_MAX_RECONNECTS = 5
+# Answers to a stream's request that mean "try again", not "this is wrong".
+RECONNECT_STATUSES = frozenset({502, 503, 504})
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:

@@ -33,7 +33,7 @@ from sluice.client.calls import (
     check_deadline,
     stream_timeout,
 )
-from sluice.client.errors import JobNotFound, StreamBroken, error_for
+from sluice.client.errors import JobNotFound, ServerError, StreamBroken, error_for
 
 
 class SluiceClient:
@@ -152,6 +152,10 @@ class SluiceClient:
                         check_deadline(deadline, watch)
             except httpx.TransportError as exc:
                 broken: Exception = exc
+            except ServerError as exc:
+                if exc.status not in calls.RECONNECT_STATUSES:
+                    raise
+                broken = exc  # a proxy or load balancer while the API restarts
             else:
                 broken = StreamBroken(f"the events of job {job_id} ended without an end")
             if watch.settled_without_end():
@@ -273,6 +277,10 @@ class SluiceClient:
                             return
             except httpx.TransportError as exc:
                 broken: Exception = exc
+            except ServerError as exc:
+                if exc.status not in calls.RECONNECT_STATUSES:
+                    raise
+                broken = exc  # a proxy or load balancer while the API restarts
             else:
                 broken = StreamBroken("the answer's stream ended without done")
             if progressed:

@@ -16,6 +16,7 @@ from sluice.client import (
     NotFound,
     RateLimited,
     ServerError,
+    SluiceClient,
     Unauthorized,
 )
 from sluice.client.calls import AnswerWatch, JobWatch, reconnect_delays
@@ -86,3 +87,27 @@ def test_an_answer_watch_posts_once_then_resumes_by_job() -> None:
 def test_reconnects_back_off_and_stop() -> None:
     delays = list(reconnect_delays(8))
     assert len(delays) == 8 and delays[0] < delays[1] and max(delays) <= 5.0
+
+
+def test_wait_reconnects_through_a_503_and_reads_the_end() -> None:
+    """A load balancer's 503 while the API restarts is a reason to reconnect, not to fail."""
+    final = Job(id="j1", kind="echo", status=JobStatus.SUCCEEDED, version=2)
+    event = ('{"id": "j1", "version": 2, "status": "succeeded", "reason": null, '
+             '"updated_at": "2026-01-01T00:00:00Z", "changed": ["status"]}')
+    answers = [
+        httpx.Response(503, text="upstream restarting"),
+        httpx.Response(200, headers={"Content-Type": "text/event-stream"},
+                       text=f"id: 2\nevent: job\ndata: {event}\n\n"
+                            f"event: end\ndata: {final.model_dump_json()}\n\n"),
+    ]
+    asked: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return answers.pop(0)
+
+    with SluiceClient("http://sluice.test", "key",
+                      transport=httpx.MockTransport(answer)) as client:
+        assert client.wait("j1", timeout=10) == final
+    assert [request.url.path for request in asked] == ["/v1/jobs/j1/events"] * 2
+    assert asked[0].headers["Authorization"] == "Bearer key"
