@@ -1,5 +1,6 @@
-"""The layers hold: the import-linter contract in pyproject passes on the tree, and it
-catches a kernel module that reaches up into an edge, even through a lazy import."""
+"""The layers hold: the import-linter contracts in pyproject pass on the tree, and they
+catch a kernel module that reaches up into an edge, even through a lazy import, and the
+client library reaching into the runtime."""
 
 from __future__ import annotations
 
@@ -67,3 +68,15 @@ def test_peers_may_not_import_each_other(tmp_path: Path) -> None:
     result = lint_imports(root)
     assert result.returncode != 0
     assert "workers.reaches_across -> producers.crawl.urls" in result.stdout
+
+
+def test_the_client_library_may_not_import_the_runtime(tmp_path: Path) -> None:
+    root = copy_of_the_tree(tmp_path)
+    (root / "sluice" / "client" / "reaches_in.py").write_text(
+        '"""A deliberate violation: the client reading the server\'s settings."""\n\n'
+        "import sluice.settings  # noqa: F401\n"
+    )
+    result = lint_imports(root)
+    assert result.returncode != 0
+    assert "sluice.client stands alone" in result.stdout and "BROKEN" in result.stdout
+    assert "sluice.client.reaches_in -> sluice.settings" in result.stdout
