@@ -28,6 +28,7 @@ from producers.api import (
     traces,
 )
 from producers.api.log_context import LogContext
+from producers.api.responses import AUTHENTICATED, errors
 from sluice._version import __version__
 from sluice.celery_app import create_celery_app
 from sluice.kinds import KindTable, loaded_kinds
@@ -57,18 +58,21 @@ def create_app(settings: Settings | None = None, kinds: KindTable | None = None)
     app.state.store = store
     app.state.kinds = kinds
     app.state.celery = create_celery_app(settings, kinds)
-    app.include_router(health.router)
-    app.include_router(jobs.router)
-    app.include_router(dlq.router)
-    app.include_router(extraction_stats.router)
-    app.include_router(job_events.router)
-    app.include_router(documents.router)
-    app.include_router(search.router)
-    app.include_router(ask.router)
-    app.include_router(traces.router)
+    app.include_router(health.router, responses=errors(503))
+    app.include_router(jobs.router, responses=errors(*AUTHENTICATED, 400, 404, 409, 413, 429))
+    app.include_router(dlq.router, responses=errors(*AUTHENTICATED, 400, 404, 409, 413))
+    app.include_router(extraction_stats.router, responses=errors(*AUTHENTICATED, 400))
+    app.include_router(job_events.router, responses=errors(*AUTHENTICATED, 400, 404))
+    app.include_router(documents.router,
+                       responses=errors(*AUTHENTICATED, 400, 404, 409, 413, 429))
+    app.include_router(search.router,
+                       responses=errors(*AUTHENTICATED, 400, 409, 413, 429, 502, 504))
+    app.include_router(ask.router,
+                       responses=errors(*AUTHENTICATED, 400, 404, 409, 413, 429, 502, 504))
+    app.include_router(traces.router, responses=errors(*AUTHENTICATED, 400, 404))
     app.include_router(metrics.router)
-    app.include_router(admin.router)
-    app.include_router(batches.router)
+    app.include_router(admin.router, responses=errors(*AUTHENTICATED, 400, 413))
+    app.include_router(batches.router, responses=errors(*AUTHENTICATED, 400, 404))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(LogContext)
     return app

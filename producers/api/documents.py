@@ -88,7 +88,9 @@ class DocumentWritten(BaseModel):
     embed_job_id: str | None = Field(description="The embed job queued by this write, if any.")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DocumentWritten)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DocumentWritten,
+             responses={200: {"model": DocumentWritten,
+                              "description": "The same content again: nothing changed."}})
 async def post_document(
     body: DocumentRequest,
     request: Request,

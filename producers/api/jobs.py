@@ -37,7 +37,9 @@ def _unprocessable(field: str, message: str, value: Any) -> HTTPException:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Job)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Job,
+             responses={200: {"model": Job, "description": "A known idempotency key: the job "
+                                                          "it made, nothing enqueued."}})
 def create_job(
     body: JobRequest,
     response: Response,
