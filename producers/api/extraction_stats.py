@@ -1,14 +1,15 @@
 """``GET /v1/stats/extraction``: how well extraction works, per schema, model and mode.
 
-Computed from the attempt ledgers of recent ``extract`` jobs (newest ``limit``), so the
-figures count every attempt, failed ones included: tokens per accepted record is what an
-accepted record really cost.
+Computed from the attempt ledgers of recent ``extract`` jobs (the newest ``limit``, at most
+10,000, read a page at a time and never held all at once), so the figures count every
+attempt, failed ones included: tokens per accepted record is what an accepted record
+really cost.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
@@ -26,6 +27,8 @@ from sluice.stores import JobQuery
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 EXTRACT_KIND = "extract"
 PAGE = 500
+# The newest jobs one request may fold in: a bounded window, whatever the history holds.
+MAX_WINDOW = 10_000
 
 
 class SignatureCount(BaseModel):
@@ -138,20 +141,25 @@ def get_extraction_stats(
     caller: Reader,
     store: StoreDep,
     since: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    limit: Annotated[int, Query(ge=1, le=MAX_WINDOW)] = MAX_WINDOW,
     top: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> ExtractionStats:
     """First-pass valid rate, success by attempt, tokens per accepted record, DLQ rate and
     top error signatures for the newest ``limit`` extract jobs (created after ``since``)."""
     query = JobQuery(kind=EXTRACT_KIND, created_after=since, tenant=tenant_filter(caller))
-    jobs: list[Job] = []
-    cursor: str | None = None
-    while len(jobs) < limit:
-        page = store.list_jobs(query, limit=min(PAGE, limit - len(jobs)), cursor=cursor)
-        jobs.extend(page.items)
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    return ExtractionStats(
-        jobs_considered=len(jobs), since=since, groups=extraction_stats(jobs, top=top)
-    )
+    considered = 0
+
+    def newest() -> Iterator[Job]:
+        # One page in memory at a time: the figures are sums, folded job by job.
+        nonlocal considered
+        cursor: str | None = None
+        while considered < limit:
+            page = store.list_jobs(query, limit=min(PAGE, limit - considered), cursor=cursor)
+            considered += len(page.items)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    groups = extraction_stats(newest(), top=top)
+    return ExtractionStats(jobs_considered=considered, since=since, groups=groups)

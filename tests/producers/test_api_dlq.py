@@ -159,3 +159,13 @@ def test_an_item_a_reviewer_has_claimed_is_not_acted_on_through_the_api(
     done = client.post(f"/v1/dlq/{job.id}/resolve", headers=auth,
                        json={"record": VALID_TICKET, "by": "svc"})
     assert done.status_code == 200 and done.json()["status"] == "resolved"
+
+
+def test_extraction_stats_read_a_bounded_window(sluice_env: SluiceEnv) -> None:
+    for index in range(3):
+        put_dead(sluice_env, f"sig:{index}")
+    client, auth = sluice_env.api(), sluice_env.auth()
+    assert client.get("/v1/stats/extraction", headers=auth,
+                      params={"limit": 100_000}).status_code == 422
+    stats = client.get("/v1/stats/extraction", headers=auth, params={"limit": 2}).json()
+    assert stats["jobs_considered"] == 2
