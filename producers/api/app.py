@@ -29,6 +29,7 @@ from producers.api import (
 )
 from producers.api.log_context import LogContext
 from producers.api.responses import AUTHENTICATED, errors
+from producers.api.stream_slots import StreamSlots
 from sluice._version import __version__
 from sluice.celery_app import create_celery_app
 from sluice.kinds import KindTable, loaded_kinds
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, kinds: KindTable | None = None)
     app.state.settings = settings
     app.state.store = store
     app.state.kinds = kinds
+    app.state.stream_slots = StreamSlots(settings.max_streams_per_key)
     app.state.celery = create_celery_app(settings, kinds)
     app.include_router(health.router, responses=errors(503))
     app.include_router(jobs.router, responses=errors(*AUTHENTICATED, 400, 404, 409, 413, 429))

@@ -33,6 +33,7 @@ from producers.api.auth import Reader, Submitter
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.job_events import SSE_HEADERS, load, wait_until_terminal
 from producers.api.rate_limit import SubmissionAllowed
+from producers.api.stream_slots import StreamSlots
 from schemas.job import Job, JobStatus
 from schemas.principal import Principal
 from sluice.broker_redis import async_redis
@@ -187,15 +188,18 @@ async def _nothing_left(settings: Settings, store: JobStore, job_id: str, after:
 
 
 async def _stream_response(
-    request: Request, settings: Settings, store: JobStore, job_id: str, after: str
+    request: Request, settings: Settings, store: JobStore, job_id: str, after: str,
+    key_id: str,
 ) -> Response:
     """The stream; or 204 when a resume finds nothing left, which tells an EventSource
     to stop reconnecting (it reconnects by itself whenever a response ends)."""
     if await _nothing_left(settings, store, job_id, after):
         return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"X-Sluice-Job-Id": job_id})
+    slots: StreamSlots = request.app.state.stream_slots
+    slots.claim(key_id)
     return StreamingResponse(
-        relay(request, settings, store, job_id, after), media_type="text/event-stream",
-        headers={**SSE_HEADERS, "X-Sluice-Job-Id": job_id},
+        slots.hold(key_id, relay(request, settings, store, job_id, after)),
+        media_type="text/event-stream", headers={**SSE_HEADERS, "X-Sluice-Job-Id": job_id},
     )
 
 
@@ -212,8 +216,9 @@ async def ask_stream(
 ) -> Response:
     """Server-sent events: ``sources``, ``token``s as the model writes them, ``done``."""
     after = _event_id(last_event_id)
+    request.app.state.stream_slots.refuse_if_full(caller.key_id)  # before a job is made
     job = await run_in_threadpool(_submit, body, store, celery, settings, caller)
-    return await _stream_response(request, settings, store, job.id, after)
+    return await _stream_response(request, settings, store, job.id, after, caller.key_id)
 
 
 @router.get("/{job_id}/stream")
@@ -231,4 +236,4 @@ async def resume_stream(
     job = await load(store, job_id, caller)
     if job.kind != "ask":
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"job {job_id} is not an ask job")
-    return await _stream_response(request, settings, store, job_id, after)
+    return await _stream_response(request, settings, store, job_id, after, caller.key_id)

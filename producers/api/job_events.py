@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from libs.llm.token_stream import START
 from producers.api.auth import Reader, owned
 from producers.api.dependencies import SettingsDep, StoreDep
+from producers.api.stream_slots import StreamSlots
 from schemas.job import SETTLED, Job
 from schemas.job_event import JobEvent
 from schemas.principal import Principal
@@ -162,7 +163,10 @@ async def job_events(
 ) -> StreamingResponse:
     """Server-sent events: the job at each new version, then ``end`` once it is final."""
     await load(store, job_id, caller)
+    after = _version(last_event_id)
+    slots: StreamSlots = request.app.state.stream_slots
+    slots.claim(caller.key_id)
     return StreamingResponse(
-        _relay(request, store, settings, job_id, _version(last_event_id)),
+        slots.hold(caller.key_id, _relay(request, store, settings, job_id, after)),
         media_type="text/event-stream", headers=SSE_HEADERS,
     )

@@ -58,6 +58,12 @@ class ApiSettings(BaseModel):
         None, ge=1, description="Submissions a key may make at once. Unset: the per-minute rate."
     )
 
+    max_streams_per_key: int = Field(
+        16, ge=1,
+        description="Server-sent-event streams (job events, ask streams) one API key may hold "
+        "open in one API process at once (429 above).",
+    )
+
     @field_validator("api_keys", "admin_api_keys", mode="before")
     @classmethod
     def _comma_separated_keys(cls, value: Any) -> Any:
