@@ -18,6 +18,7 @@ from libs.access.checks import tenant_filter
 from libs.dead_letter import actions as dead_letter
 from producers.api.auth import DeadLetterActor, Reader, owned
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
+from producers.api.overrides import refuse_overrides_above_settings
 from schemas.bounded_json import BoundedObject
 from schemas.job import DEAD_LETTERED, DeadReason, IllegalTransition, Job, JobPage
 from schemas.principal import Principal
@@ -118,6 +119,8 @@ def requeue_dead_letter(
 ) -> Job:
     """Run the job again as a new job (``redriven_from`` points back); returns the new job."""
     _dead_lettered(store, job_id, caller)
+    if body.input is not None:
+        refuse_overrides_above_settings(body.input, settings, caller)
     try:
         return dead_letter.requeue(
             store, celery, settings, job_id, input=body.input, hint=body.hint,

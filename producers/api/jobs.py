@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from libs.access.checks import client_idempotency_key, tenant_filter
 from producers.api.auth import Reader, Submitter, owned
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
+from producers.api.overrides import refuse_overrides_above_settings
 from producers.api.rate_limit import SubmissionAllowed
 from schemas.bounded_json import BoundedObject
 from schemas.job import IllegalTransition, Job, JobPage, JobStatus
@@ -51,6 +52,7 @@ def create_job(
     request: Request,
 ) -> Job:
     """Store a job and queue it. A known idempotency key returns the existing job with 200."""
+    refuse_overrides_above_settings(body.input, settings, caller)
     try:
         job, created = submit(
             body.kind, body.input,

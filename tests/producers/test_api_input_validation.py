@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from schemas.job import DeadReason, Job, JobStatus
 from sluice.stores.base import JobQuery
-from tests.conftest import SluiceEnv
+from tests.conftest import SluiceEnv, make_env
 from tests.support.extraction_cases import TICKET_TEXT
 
 
@@ -66,3 +66,27 @@ def test_an_edited_input_on_requeue_is_held_to_the_kinds_model(sluice_env: Sluic
                            json={"input": {"schema": "support_ticket"}})
     assert response.status_code == 422
     assert sluice_env.store.get(dead.id).status is JobStatus.DEAD
+
+
+def test_per_job_overrides_above_the_settings_need_the_admin_scope(
+    sluice_env: SluiceEnv,
+) -> None:
+    client, auth = sluice_env.api(), sluice_env.auth()
+    settings = sluice_env.settings
+    base = {"schema": "support_ticket", "text": TICKET_TEXT}
+    greedy = {**base, "budget": {"tokens": settings.extract_max_tokens * 10},
+              "max_tokens": settings.extract_completion_tokens * 8, "model": "gpt-huge"}
+    refused = client.post("/v1/jobs", headers=auth, json={"kind": "extract", "input": greedy})
+    assert refused.status_code == 422
+    assert {tuple(error["loc"][2:]) for error in refused.json()["detail"]} == {
+        ("budget", "tokens"), ("max_tokens",), ("model",)}
+    assert _jobs(sluice_env) == []
+    thrifty = {**base, "budget": {"tokens": 1000}, "max_tokens": 64}
+    assert client.post("/v1/jobs", headers=auth,
+                       json={"kind": "extract", "input": thrifty}).status_code == 201
+    admin = make_env(sluice_env.tmp / "admin", sluice_env.settings.broker_url or "",
+                     admin_api_keys="admin-key")
+    allowed = admin.api().post("/v1/jobs", headers={"Authorization": "Bearer admin-key"},
+                               json={"kind": "extract", "input": greedy})
+    assert allowed.status_code == 201
+    admin.store.close()
