@@ -6,6 +6,9 @@ Grounding rules run only when a validation context carries the source document
 the extracted email and order id must occur in the source, and the order date may not
 be after the message. They are what keep a plausible-looking invention out of the sinks;
 a reviewer resolving a dead job validates without them, since a person may know better.
+
+In the default ``verified`` acceptance mode the gate supersedes the "occurs in the source"
+rules: each field's ``acceptance`` metadata says where its value may come from.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from schemas.acceptance import acceptance
+
 
 class IssueType(StrEnum):
     REFUND_REQUEST = "refund_request"
@@ -44,11 +49,29 @@ class SupportTicket(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_email: EmailStr = Field(description="The customer's email address.")
-    order_id: OrderId = Field(description="The order number: exactly 5 digits.")
-    issue_type: IssueType = Field(description="What the customer needs.")
-    order_date: date = Field(description="The date the order was placed (YYYY-MM-DD).")
-    customer_name: CustomerName = Field(description="The customer's name.")
+    # The acceptance gate's demands (see libs/acceptance/fields.py): the sender's address and
+    # name may come from the headers and the signature too; the order number only from the
+    # customer's own words or the subject; the order date only from the customer's words
+    # (the header's date is the message's); the issue type by agreement of 3 samples.
+    customer_email: EmailStr = Field(
+        description="The customer's email address.",
+        json_schema_extra=acceptance(regions=("author", "header", "signature")),
+    )
+    order_id: OrderId = Field(
+        description="The order number: exactly 5 digits.",
+        json_schema_extra=acceptance(regions=("author", "header")),
+    )
+    issue_type: IssueType = Field(
+        description="What the customer needs.", json_schema_extra=acceptance(agree=3)
+    )
+    order_date: date = Field(
+        description="The date the order was placed (YYYY-MM-DD).",
+        json_schema_extra=acceptance(regions=("author",)),
+    )
+    customer_name: CustomerName = Field(
+        description="The customer's name.",
+        json_schema_extra=acceptance(regions=("author", "header", "signature")),
+    )
 
     @field_validator("customer_email")
     @classmethod

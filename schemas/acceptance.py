@@ -1,0 +1,113 @@
+"""What the acceptance gate found: the regions of a source, the checks per field, the verdict.
+
+A contract between the extraction worker (which writes ``Job.acceptance``), the API's
+dead-letter items and the review dashboard (which highlights regions and evidence quotes by
+their offsets into ``source``, the one normalised text the gate read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class RegionKind(StrEnum):
+    HEADER = "header"  # From, Subject, Date as rendered at the top of the source view
+    AUTHOR = "author"  # the sender's own words
+    QUOTED = "quoted"  # a quoted reply: `>` lines, or everything after "On ... wrote:"
+    FORWARDED = "forwarded"  # a forwarded message
+    SUSPECT = "suspect"  # text addressed to a model: role markers, injections, output-shaped JSON
+    SIGNATURE = "signature"  # after a `-- ` delimiter or a mobile sign-off
+
+
+FieldKind = Literal["string", "id", "email", "date", "number", "enum", "free_text"]
+FIELD_KINDS: frozenset[str] = frozenset(
+    ("string", "id", "email", "date", "number", "enum", "free_text")
+)
+
+
+class CheckName(StrEnum):
+    EVIDENCE_NOT_FOUND = "evidence_not_found"
+    EVIDENCE_MISMATCH = "evidence_mismatch"
+    REGION_NOT_ALLOWED = "region_not_allowed"
+    AMBIGUOUS = "ambiguous"
+    DISAGREEMENT = "disagreement"
+    NOT_GROUNDED = "not_grounded"
+    VERIFIED = "verified"  # a passed check (``ok`` is true)
+
+
+class Region(BaseModel):
+    """``text == source[start:end]`` of the source view the regions were split from."""
+
+    kind: RegionKind
+    start: int
+    end: int
+    text: str
+
+
+class Check(BaseModel):
+    field: str
+    check: str
+    ok: bool
+    detail: str
+    # The value the check is about; for a passed evidence check, the source's own spelling.
+    value: Any = None
+    quote: str | None = None
+    # Where the quote was found in the source view.
+    span: tuple[int, int] | None = None
+
+
+class AcceptanceVerdict(BaseModel):
+    accepted: bool
+    # The accepted record (values in the source's spelling), or the best candidate if refused.
+    record: dict[str, Any] | None = None
+    checks: list[Check] = Field(default_factory=list)
+    regions: list[Region] = Field(default_factory=list)
+    evidence: dict[str, str] = Field(default_factory=dict)
+    # The source view the regions and spans index into.
+    source: str = ""
+
+    @property
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class InvalidAcceptanceMetadata(ValueError):
+    """A field's ``acceptance`` metadata names an unknown region or kind, or a bad k."""
+
+
+def acceptance(
+    *,
+    evidence: bool | None = None,
+    regions: Iterable[str] | None = None,
+    agree: int | None = None,
+    kind: FieldKind | None = None,
+) -> dict[str, Any]:
+    """The ``json_schema_extra`` of a field: only what is given overrides the defaults."""
+    spec: dict[str, Any] = {}
+    if evidence is not None:
+        spec["evidence"] = evidence
+    if regions is not None:
+        spec["regions"] = sorted(str(RegionKind(region)) for region in regions)
+    if agree is not None:
+        spec["agree"] = agree
+    if kind is not None:
+        spec["kind"] = kind
+    check_acceptance(spec, "(acceptance)")
+    return {"acceptance": spec}
+
+
+def check_acceptance(spec: dict[str, Any], where: str) -> None:
+    if "kind" in spec and spec["kind"] not in FIELD_KINDS:
+        raise InvalidAcceptanceMetadata(f"{where}: unknown kind {spec['kind']!r}")
+    if "agree" in spec and (not isinstance(spec["agree"], int) or spec["agree"] < 1):
+        raise InvalidAcceptanceMetadata(f"{where}: agree must be an integer >= 1")
+    for region in spec.get("regions", ()):
+        if region not in RegionKind.__members__.values():
+            raise InvalidAcceptanceMetadata(f"{where}: unknown region {region!r}")
