@@ -20,6 +20,9 @@ class AttemptOutcome(StrEnum):
     PARSE_ERROR = "parse_error"  # not JSON (or not a JSON object)
     INVALID = "invalid"  # JSON, but the schema or a grounding check refused it
     TRUNCATED = "truncated"  # finish_reason == "length": the output was cut off
+    # Schema-valid, but the acceptance gate refused it (a quote that does not verify, a value
+    # from a quoted reply): ``record`` holds the candidate, ``errors`` the failed checks.
+    UNVERIFIED = "unverified"
 
 
 class FieldError(BaseModel):
@@ -69,7 +72,13 @@ class Attempt(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     # The validated record when outcome is valid: a resumed job returns it without a call.
+    # (Unverified: the schema-valid candidate the gate refused.)
     record: dict[str, Any] | None = None
+    # The model's verbatim quote per field (acceptance mode ``verified``).
+    evidence: dict[str, str] = Field(default_factory=dict)
+    # An agreement sample (same prompt, warmer): not a correction attempt, but its tokens
+    # count against the job's budget like any other call.
+    sample: bool = False
 
     @model_validator(mode="before")
     @classmethod

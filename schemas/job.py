@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from schemas.acceptance import AcceptanceVerdict
 from schemas.attempt import Attempt
 from schemas.principal import DEFAULT_TENANT
-
 
 class JobStatus(StrEnum):
     QUEUED = "queued"
@@ -39,6 +39,8 @@ class DeadReason(StrEnum):
     WORKER_LOST = "worker_lost"
     BUDGET = "budget"
     INVALID_INPUT = "invalid_input"
+    # A schema-valid record the acceptance gate could not verify (or found ambiguous).
+    UNVERIFIED = "unverified"
 
 
 _S = JobStatus
@@ -190,6 +192,8 @@ class Job(BaseModel):
     # Whose job it is: only principals of this tenant (or operators) see it; a redrive
     # keeps it. Jobs written before tenants existed belong to the default tenant.
     tenant: str = DEFAULT_TENANT
+    # Extraction: the acceptance gate's verdict (checks per field, regions, evidence quotes).
+    acceptance: AcceptanceVerdict | None = None
     version: int = 0
 
     @field_validator("attempts", mode="before")

@@ -1,6 +1,9 @@
-"""Settings of extraction: user schemas, the attempt and token budgets, temperatures."""
+"""Settings of extraction: user schemas, the attempt and token budgets, temperatures, and
+the acceptance gate."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -37,4 +40,17 @@ class ExtractionSettings(BaseModel):
         ge=0,
         le=2,
         description="Temperature of correction attempts: at 0 a small model repeats itself.",
+    )
+
+    acceptance: Literal["verified", "schema-only"] = Field(
+        "verified",
+        description="`verified`: a record is accepted only when every field is backed by a "
+        "verbatim quote from an allowed region of the source, and enum and free-text fields "
+        "are agreed by k samples; anything else goes to review as dead/unverified. "
+        "`schema-only`: accept any schema-valid record that passes the schema's own checks.",
+    )
+
+    extract_sample_temperature: float = Field(
+        0.8, gt=0, le=2,
+        description="Temperature of the agreement samples of enum and free-text fields.",
     )

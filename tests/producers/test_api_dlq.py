@@ -169,3 +169,26 @@ def test_extraction_stats_read_a_bounded_window(sluice_env: SluiceEnv) -> None:
                       params={"limit": 100_000}).status_code == 422
     stats = client.get("/v1/stats/extraction", headers=auth, params={"limit": 2}).json()
     assert stats["jobs_considered"] == 2
+
+
+def test_an_unverified_item_carries_the_acceptance_verdict(sluice_env: SluiceEnv) -> None:
+    from libs.acceptance import SourceView, decide, field_rules, verify
+    from schemas.support_ticket import SupportTicket
+
+    view = SourceView.of(TICKET_TEXT, kind="text")
+    rules = field_rules(SupportTicket)
+    evidence = {"order_id": "placed on 2025-03-02"}
+    checks = verify(VALID_TICKET, evidence, view, rules, None)
+    verdict = decide(SupportTicket, VALID_TICKET, evidence, view, checks, rules)
+    job = put_dead(sluice_env, "order_id:evidence_mismatch", DeadReason.UNVERIFIED)
+    sluice_env.store.update_fields(job.id, acceptance=verdict)
+    client, auth = sluice_env.api(), sluice_env.auth()
+    page = client.get("/v1/dlq", headers=auth, params={"reason": "unverified"}).json()
+    assert [item["id"] for item in page["items"]] == [job.id]
+    for path in (f"/v1/dlq/{job.id}", f"/v1/jobs/{job.id}"):
+        acceptance = client.get(path, headers=auth).json()["acceptance"]
+        assert acceptance["accepted"] is False
+        failed = {(c["field"], c["check"]) for c in acceptance["checks"] if not c["ok"]}
+        assert ("order_id", "evidence_mismatch") in failed
+        assert acceptance["source"] == TICKET_TEXT
+        assert acceptance["regions"][0]["kind"] == "author"

@@ -35,13 +35,33 @@ def valid_reply() -> Reply:
 
 
 def extraction_settings(llm: ScriptedLLM, **overrides: Any) -> dict[str, Any]:
+    """Schema-only acceptance unless overridden: these tests are about the correction loop,
+    the ledger and the budgets; tests/workers/test_extraction_acceptance.py covers the gate."""
     return {
         "llm_base_url": llm.url,
         "llm_structured_mode": "json_object_schema",
         "llm_timeout_seconds": 2,
         "sinks": "records",
+        "acceptance": "schema-only",
         **overrides,
     }
+
+
+VALID_EVIDENCE = {
+    "customer_email": "maria.lopez@example.com",
+    "order_id": "My order 48213",
+    "order_date": "placed on 2025-03-02",
+    "customer_name": "this is Maria Lopez",
+}
+
+
+def envelope(record: dict[str, Any] | None = None, **quotes: str) -> str:
+    """A verified-mode answer: the record and a verbatim quote per field."""
+    return json.dumps({"record": record or VALID_TICKET, "evidence": {**VALID_EVIDENCE, **quotes}})
+
+
+def verified_reply(record: dict[str, Any] | None = None, **quotes: str) -> Reply:
+    return Reply(content=envelope(record, **quotes), prompt_tokens=100, completion_tokens=40)
 
 
 @contextmanager

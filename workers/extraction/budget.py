@@ -5,6 +5,8 @@ already spent. Attempts run out -> ``dead/exhausted``; tokens or wall time -> ``
 The same mistake twice in a row (same fields, same rules, same bad values, or the same
 unparseable text) stops early as ``exhausted``: a third try would cost tokens to learn
 nothing. A truncated output earns one extra attempt with a larger ``max_tokens``.
+Agreement samples are not attempts (they never count toward the attempt limit or the same
+error twice) but their tokens and time are spent like any other call's.
 """
 
 from __future__ import annotations
@@ -47,16 +49,17 @@ def tokens_spent(attempts: list[Attempt]) -> int:
 
 def fingerprint(attempt: Attempt) -> tuple[object, ...]:
     """What makes two failures "the same error": rules broken and the values that broke them."""
-    if attempt.outcome is AttemptOutcome.INVALID:
+    if attempt.outcome in (AttemptOutcome.INVALID, AttemptOutcome.UNVERIFIED):
         errors = attempt.errors
         return tuple(sorted((tuple(map(str, e.loc)), e.type, repr(e.input)) for e in errors))
     return (attempt.outcome.value, attempt.raw_text.strip())
 
 
 def check_next_attempt(
-    budget: Budget, attempts: list[Attempt], started_at: datetime | None
+    budget: Budget, ledger: list[Attempt], started_at: datetime | None
 ) -> None:
     """Raise :class:`BudgetExceeded` if no further attempt may start."""
+    attempts = [attempt for attempt in ledger if not attempt.sample]
     if len(attempts) >= 2:
         last, before = attempts[-1], attempts[-2]
         if (
@@ -73,7 +76,14 @@ def check_next_attempt(
         raise BudgetExceeded(
             DeadReason.EXHAUSTED, f"no valid output in {len(attempts)} attempts"
         )
-    spent = tokens_spent(attempts)
+    check_next_sample(budget, ledger, started_at)
+
+
+def check_next_sample(
+    budget: Budget, ledger: list[Attempt], started_at: datetime | None
+) -> None:
+    """Raise :class:`BudgetExceeded` if the tokens (samples' included) or the time are spent."""
+    spent = tokens_spent(ledger)
     if spent >= budget.max_tokens:
         raise BudgetExceeded(
             DeadReason.BUDGET, f"token budget spent: {spent} of {budget.max_tokens}"

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-_DROPPED_KEYS = ("title", "default", "examples")
+# `acceptance` is the gate's per-field metadata (libs/acceptance/fields.py), not a keyword.
+_DROPPED_KEYS = ("title", "default", "examples", "acceptance")
 # Patterns written without backslashes, which some grammar compilers mishandle.
 _FORMAT_PATTERNS = {
     "email": "^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+([.][A-Za-z0-9-]+)+$",

@@ -23,6 +23,9 @@ class SourceDocument:
     message_date: date | None = None
     sender: str | None = None
     subject: str | None = None
+    # An email's body without the header lines ``text`` starts with (the acceptance gate
+    # renders the headers itself); ``None`` for plain text, whose body is ``text``.
+    body: str | None = None
 
 
 class UnreadableEmail(ValueError):
@@ -51,4 +54,4 @@ def from_email(raw: str, *, received_at: datetime | date | None = None) -> Sourc
         header.append(f"Date: {sent.isoformat()}")
     text = "\n".join(header) + ("\n\n" if header else "") + content.text
     return SourceDocument(text=text[:MAX_SOURCE_CHARS], message_date=day, sender=sender,
-                          subject=subject)
+                          subject=subject, body=content.text.strip()[:MAX_SOURCE_CHARS])

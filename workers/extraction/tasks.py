@@ -22,12 +22,25 @@ from libs.llm.chat import ChatResult, Endpoint, LLMRejected, LLMUnavailable, cha
 from libs.llm.metrics import observe_validation_failure
 from libs.sinks.local import deliver_locally
 from libs.sinks.push import pending_deliveries, push_to_sinks
+from schemas.acceptance import AcceptanceVerdict
 from schemas.attempt import Attempt, AttemptOutcome
 from schemas.inputs.extract import ExtractInput
 from schemas.job import DeadReason, Job
 from schemas.registry import SchemaEntry, UnknownSchema, get_schema, load_schemas
 from sluice.job_task import DeadLetter, JobContext, Queue, Retryable, job_task
-from workers.extraction.budget import Budget, BudgetExceeded, check_next_attempt
+from workers.extraction.acceptance_step import (
+    VERIFIED,
+    Gate,
+    correctable,
+    envelope_schema,
+    field_errors,
+)
+from workers.extraction.budget import (
+    Budget,
+    BudgetExceeded,
+    check_next_attempt,
+    check_next_sample,
+)
 from workers.extraction.correction import correction_messages
 from workers.extraction.decoding_schema import decoding_schema
 from workers.extraction.email_source import (
@@ -58,27 +71,40 @@ def extract(context: JobContext) -> dict[str, Any]:
     request = _request(job.input)
     entry = _schema(context, request)
     document = _document(request)
-    attempts = list(job.attempts)
-    if attempts and attempts[-1].outcome is AttemptOutcome.VALID and attempts[-1].record:
-        # Resumed after the record was found: make sure its deliveries exist, nothing more.
-        return _accept(context, entry, attempts[-1].record, noted=False)
-
-    schema = decoding_schema(entry.model)
-    first = first_messages(
-        system_prompt(entry.name, schema, request.instructions), document, request.reviewer_hint
+    gate = (
+        Gate.for_job(entry.model, request, document)
+        if context.settings.acceptance == VERIFIED else None
     )
-    validation_context = grounding_context(document)
+    attempts = list(job.attempts)
+    schema = decoding_schema(entry.model)
+    asked = envelope_schema(schema, gate.evidence_fields) if gate else schema
+    first = first_messages(
+        system_prompt(entry.name, asked, request.instructions, evidence=gate is not None),
+        gate.document(document) if gate else document,
+        request.reviewer_hint,
+    )
+    if context.settings.llm_system_in_user or context.settings.llm_base_url is None:
+        first = fold_system(first)  # the local Gemma template drops system turns
     budget = Budget.for_job(context.settings, request.budget)
+    last = _last_attempt(attempts)
+    if last is not None and last.outcome is AttemptOutcome.VALID and last.record:
+        # Resumed after the record was found: sample (verified mode) or deliver, nothing more.
+        if gate is None:
+            return _accept(context, entry, last.record, noted=False)
+        return _agree(context, entry, gate, attempts, first, asked, budget, request.model)
+
+    # Verified mode: the gate checks the source, the schema only what holds anywhere.
+    validation_context = (
+        {"message_date": document.message_date} if gate else grounding_context(document)
+    )
     base_max_tokens = request.max_tokens or context.settings.extract_completion_tokens
     while True:
         try:
             check_next_attempt(budget, attempts, job.started_at)
         except BudgetExceeded as exc:
-            raise _dead_letter(exc.reason, str(exc), attempts, entry) from None
-        last = attempts[-1] if attempts else None
+            raise _dead_letter(exc.reason, str(exc), attempts, entry, gate) from None
+        last = _last_attempt(attempts)
         messages = first if last is None else correction_messages(first, last, schema)
-        if context.settings.llm_system_in_user or context.settings.llm_base_url is None:
-            messages = fold_system(messages)  # the local Gemma template drops system turns
         max_tokens = base_max_tokens
         if last is not None and last.outcome is AttemptOutcome.TRUNCATED:
             max_tokens = max(last.max_tokens * 2, base_max_tokens)
@@ -92,45 +118,154 @@ def extract(context: JobContext) -> dict[str, Any]:
         number = len(attempts) + 1
         with context.step("llm_extraction", attempt=number) as step:
             result, mode = _call(
-                context, entry, schema, messages, max_tokens, temperature, request.model
+                context, entry, asked, messages, max_tokens, temperature, request.model
             )
             step.update(
                 model=result.model, mode=mode.value,
                 prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
             )
-        verdict = judge(entry.model, result.text, result.finish_reason, validation_context)
-        attempt = Attempt(
-            number=number,
-            endpoint=result.endpoint.base_url,
-            model=result.model,
-            mode=mode.value,
-            messages_hash=messages_hash(messages),
-            prompt_chars=prompt_chars(messages),
-            max_tokens=max_tokens,
-            temperature=temperature,
-            latency_ms=round(result.latency_ms, 2),
-            raw_text=bounded_raw_output(result.text),  # the verdict saw all of it
-            finish_reason=result.finish_reason,
-            outcome=verdict.outcome,
-            parse_error=verdict.parse_error,
-            errors=verdict.errors,
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            record=verdict.record,
+        verdict = judge(
+            entry.model, result.text, result.finish_reason, validation_context,
+            envelope=gate is not None,
+        )
+        outcome, errors, record = verdict.outcome, verdict.errors, verdict.record
+        checks = gate.verify(record, verdict.evidence) if gate and record is not None else []
+        if gate is not None and record is not None:
+            if any(not check.ok for check in checks):
+                outcome, errors = AttemptOutcome.UNVERIFIED, field_errors(checks)
+            else:
+                record = gate.spelled(record, checks)
+        attempt = _attempt(
+            number, result, mode, messages, max_tokens, temperature,
+            outcome=outcome, parse_error=verdict.parse_error, errors=errors, record=record,
+            evidence=verdict.evidence,
         )
         # On record before anything else happens: a kill after this line resumes at k+1.
-        _record(context, entry, attempt)
+        _record(context, entry, attempt, deliveries=gate is None and record is not None)
         attempts.append(attempt)
         log.info(
-            "extraction attempt", job_id=job.id, attempt=number, outcome=verdict.outcome,
-            mode=mode, errors=len(verdict.errors),
+            "extraction attempt", job_id=job.id, attempt=number, outcome=outcome,
+            mode=mode, errors=len(errors),
         )
-        if verdict.record is not None:
-            return _accept(context, entry, verdict.record, noted=True)
+        if outcome is AttemptOutcome.VALID and record is not None:
+            if gate is None:
+                return _accept(context, entry, record, noted=True)
+            return _agree(context, entry, gate, attempts, first, asked, budget, request.model)
         observe_validation_failure(
             entry.name,
-            error_signature(e.model_dump() for e in verdict.errors) or f"$:{verdict.outcome}",
+            error_signature(e.model_dump() for e in errors) or f"$:{outcome}",
         )
+        if gate is not None and outcome is AttemptOutcome.UNVERIFIED and not correctable(checks):
+            refusal = gate.verdict(record or {}, attempt.evidence)
+            raise _refused("the record is ambiguous: a person decides", refusal, entry)
+
+
+def _last_attempt(attempts: list[Attempt]) -> Attempt | None:
+    """The last correction attempt (agreement samples are not)."""
+    return next((attempt for attempt in reversed(attempts) if not attempt.sample), None)
+
+
+def _attempt(
+    number: int,
+    result: ChatResult,
+    mode: StructuredMode,
+    messages: list[Message],
+    max_tokens: int,
+    temperature: float,
+    **judged: Any,
+) -> Attempt:
+    return Attempt(
+        number=number,
+        endpoint=result.endpoint.base_url,
+        model=result.model,
+        mode=mode.value,
+        messages_hash=messages_hash(messages),
+        prompt_chars=prompt_chars(messages),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        latency_ms=round(result.latency_ms, 2),
+        raw_text=bounded_raw_output(result.text),  # the verdict saw all of it
+        finish_reason=result.finish_reason,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        **judged,
+    )
+
+
+def _agree(
+    context: JobContext,
+    entry: SchemaEntry,
+    gate: Gate,
+    attempts: list[Attempt],
+    first: list[Message],
+    asked: dict[str, Any],
+    budget: Budget,
+    model: str | None,
+) -> dict[str, Any]:
+    """Draw the agreement samples the record still needs, then accept it or refuse it.
+
+    Each sample is the first attempt's prompt again, warmer; it is on the ledger (as
+    ``sample``) before the next starts, so a redelivered job resumes with the samples it has.
+    """
+    chosen_at = max(index for index, attempt in enumerate(attempts) if not attempt.sample)
+    chosen = attempts[chosen_at]
+    assert chosen.record is not None
+    samples = attempts[chosen_at + 1 :]
+    temperature = context.settings.extract_sample_temperature
+    while len(samples) + 1 < gate.samples_needed:
+        try:
+            check_next_sample(budget, attempts, context.job.started_at)
+        except BudgetExceeded as exc:
+            verdict = gate.verdict(chosen.record, chosen.evidence, _sampled(samples))
+            raise _refused(str(exc), verdict, entry, reason=exc.reason) from None
+        number = len(attempts) + 1
+        with context.step("llm_sample", attempt=number) as step:
+            result, mode = _call(
+                context, entry, asked, first, chosen.max_tokens, temperature, model
+            )
+            step.update(prompt_tokens=result.prompt_tokens,
+                        completion_tokens=result.completion_tokens)
+        judged = judge(entry.model, result.text, result.finish_reason, {}, envelope=True)
+        sample = _attempt(
+            number, result, mode, first, chosen.max_tokens, temperature,
+            outcome=judged.outcome, parse_error=judged.parse_error, errors=judged.errors,
+            record=judged.record, evidence=judged.evidence, sample=True,
+        )
+        _record(context, entry, sample, deliveries=False)
+        attempts.append(sample)
+        samples.append(sample)
+    verdict = gate.verdict(chosen.record, chosen.evidence, _sampled(samples))
+    if not verdict.accepted or verdict.record is None:
+        raise _refused("the samples do not agree: a person decides", verdict, entry)
+    pending = pending_deliveries(context.settings)
+
+    def change(job: Job) -> Job:
+        job.acceptance = verdict
+        for sink, state in pending.items():
+            job.sink_deliveries.setdefault(sink, state)
+        return job
+
+    context.job = context.store.mutate(context.job.id, change)
+    return _accept(context, entry, verdict.record, noted=True)
+
+
+def _sampled(samples: list[Attempt]) -> list[dict[str, Any] | None]:
+    return [s.record if s.outcome is AttemptOutcome.VALID else None for s in samples]
+
+
+def _refused(
+    message: str,
+    verdict: AcceptanceVerdict,
+    entry: SchemaEntry,
+    *,
+    reason: DeadReason = DeadReason.UNVERIFIED,
+) -> DeadLetter:
+    """A schema-valid record the gate did not accept: to review, with the failed checks."""
+    signature = error_signature(e.model_dump() for e in field_errors(verdict.failed))
+    return DeadLetter(
+        reason, message, error_signature=signature or None, acceptance=verdict,
+        schema_name=entry.name, schema_version=entry.version,
+    )
 
 
 def _request(raw: dict[str, Any]) -> ExtractInput:
@@ -149,10 +284,12 @@ def _schema(context: JobContext, request: ExtractInput) -> SchemaEntry:
     return entry
 
 
-def _record(context: JobContext, entry: SchemaEntry, attempt: Attempt) -> None:
-    """One store write per attempt: the attempt, the schema, and for a valid record the
+def _record(
+    context: JobContext, entry: SchemaEntry, attempt: Attempt, *, deliveries: bool
+) -> None:
+    """One store write per attempt: the attempt, the schema, and for an accepted record the
     sink deliveries about to be queued."""
-    pending = pending_deliveries(context.settings) if attempt.record is not None else {}
+    pending = pending_deliveries(context.settings) if deliveries else {}
 
     def change(job: Job) -> Job:
         job.attempts.append(attempt)
@@ -233,19 +370,28 @@ def _accept(
 
 
 def _dead_letter(
-    reason: DeadReason, message: str, attempts: list[Attempt], entry: SchemaEntry
+    reason: DeadReason,
+    message: str,
+    attempts: list[Attempt],
+    entry: SchemaEntry,
+    gate: Gate | None,
 ) -> DeadLetter:
-    failed = [a for a in attempts if a.outcome is not AttemptOutcome.VALID]
+    failed = [a for a in attempts if a.outcome is not AttemptOutcome.VALID and not a.sample]
     last = failed[-1] if failed else None
+    if gate is not None and last is not None and last.outcome is AttemptOutcome.UNVERIFIED:
+        # Valid, but no attempt verified: that is for a person, whatever stopped the loop.
+        verdict = gate.verdict(last.record or {}, last.evidence)
+        return _refused(f"{message}; the last record did not verify", verdict, entry)
     if last is None:
         signature = ""
     elif last.outcome is AttemptOutcome.INVALID:
         signature = error_signature(error.model_dump() for error in last.errors)
     else:
         signature = f"$:{last.outcome.value}"
+    extra = {"acceptance": gate.unverified()} if gate is not None else {}
     return DeadLetter(
         reason, message, error_signature=signature or None,
-        schema_name=entry.name, schema_version=entry.version,
+        schema_name=entry.name, schema_version=entry.version, **extra,
     )
 
 

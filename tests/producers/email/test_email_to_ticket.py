@@ -12,7 +12,13 @@ from libs.documents.warehouse import open_documents
 from producers.email.intake import EmailIntake, IntakeStatus
 from schemas.job import JobStatus
 from tests.conftest import SluiceEnv
-from tests.support.extraction_cases import VALID_TICKET, extraction_env, settled, valid_reply
+from tests.support.extraction_cases import (
+    VALID_TICKET,
+    extraction_env,
+    settled,
+    valid_reply,
+    verified_reply,
+)
 from tests.support.scripted_llm import ScriptedLLM
 
 MAIL = b"""From: Maria Lopez <maria.lopez@example.com>
@@ -55,3 +61,23 @@ def test_an_ingested_email_becomes_a_validated_ticket_without_its_quoted_thread(
         assert job.result == VALID_TICKET
         prompt = "\n".join(str(m.get("content")) for m in llm.requests[0]["messages"])
         assert "48213" in prompt and "99999" not in prompt
+
+
+@pytest.mark.slow
+def test_an_ingested_email_is_verified_against_its_headers_and_own_words(
+    sluice_env: SluiceEnv, llm: ScriptedLLM
+) -> None:
+    with extraction_env(sluice_env, llm, acceptance="verified") as env:
+        env.worker(queues="gpu,io", concurrency=2)
+        intake = EmailIntake(settings=env.settings, store=env.store, celery=env.celery,
+                             documents=open_documents(env.settings))
+        answer = verified_reply(customer_email="From: maria.lopez@example.com")
+        llm.enqueue(answer, answer, answer)
+        outcome = intake.ingest(MAIL, schema="support_ticket")
+        job = settled(env, outcome.job_id)
+        assert job.status is JobStatus.SUCCEEDED, (job.error, job.acceptance)
+        assert job.result == VALID_TICKET
+        document = llm.requests[0]["messages"][-1]["content"]
+        assert document.startswith("<document>\nFrom: maria.lopez@example.com\n"
+                                   "Subject: Cracked screen, order 48213\nDate: 2025-03-10\n")
+        assert "99999" not in document
