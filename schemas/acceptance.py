@@ -7,7 +7,7 @@ their offsets into ``source``, the one normalised text the gate read).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -88,8 +88,16 @@ def acceptance(
     regions: Iterable[str] | None = None,
     agree: int | None = None,
     kind: FieldKind | None = None,
+    cues: Mapping[str, Iterable[str]] | None = None,
+    fallback: str | None = None,
 ) -> dict[str, Any]:
-    """The ``json_schema_extra`` of a field: only what is given overrides the defaults."""
+    """The ``json_schema_extra`` of a field: only what is given overrides the defaults.
+
+    ``cues`` ground an enum label in the source: for each label, words (or word beginnings)
+    of which at least one must occur in the field's allowed regions for the label to be
+    accepted. ``fallback`` is a catch-all label, accepted only when no other label's cue
+    occurs. Both are optional; without them a label is settled by agreement alone.
+    """
     spec: dict[str, Any] = {}
     if evidence is not None:
         spec["evidence"] = evidence
@@ -99,6 +107,10 @@ def acceptance(
         spec["agree"] = agree
     if kind is not None:
         spec["kind"] = kind
+    if cues is not None:
+        spec["cues"] = {str(label): [str(cue) for cue in words] for label, words in cues.items()}
+    if fallback is not None:
+        spec["fallback"] = fallback
     check_acceptance(spec, "(acceptance)")
     return {"acceptance": spec}
 
@@ -111,3 +123,9 @@ def check_acceptance(spec: dict[str, Any], where: str) -> None:
     for region in spec.get("regions", ()):
         if region not in RegionKind.__members__.values():
             raise InvalidAcceptanceMetadata(f"{where}: unknown region {region!r}")
+    cues = spec.get("cues", {})
+    if not isinstance(cues, dict) or not all(
+        isinstance(words, list) and all(isinstance(w, str) and w.strip() for w in words)
+        for words in cues.values()
+    ):
+        raise InvalidAcceptanceMetadata(f"{where}: cues must map labels to lists of words")

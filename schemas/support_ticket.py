@@ -44,6 +44,45 @@ OrderId = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
 CustomerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
+# Words (or word beginnings) that ground each issue type in the customer's own text, in the
+# languages the acceptance gate reads: a label none of them supports goes to a person, so a
+# model that always answers the first value cannot pass by agreeing with itself.
+ISSUE_CUES: dict[str, list[str]] = {
+    "refund_request": [
+        "refund", "money back", "reimburs", "repay", "pay me back", "chargeback",
+        "erstatt", "rückerstatt", "geld zurück", "rückzahlung", "zurückzahl",
+        "rembours", "argent en retour",
+        "reembols", "devolución del dinero", "devuelvan el dinero", "devuélvanme",
+        "rimbors", "soldi indietro", "restituzione dei soldi",
+        "estorno", "dinheiro de volta", "devolução do dinheiro",
+        "terugbetal", "geld terug", "restitutie", "terugstort",
+    ],
+    "delivery_issue": [
+        "deliver", "shipping", "shipment", "shipped", "parcel", "package", "tracking",
+        "courier", "never arrived", "not arrived", "hasn't arrived", "has not arrived",
+        "didn't arrive", "did not arrive", "not received", "never received", "still waiting",
+        "liefer", "paket", "sendung", "zustell", "versand", "nicht angekommen",
+        "livr", "colis", "expédi", "pas reçu", "pas arrivé", "jamais reçu",
+        "entreg", "envío", "paquete", "no ha llegado", "no llegó", "mensajer",
+        "consegn", "spedizion", "pacco", "non è arrivato", "non è mai arrivato", "corriere",
+        "envio", "pacote", "não chegou", "nunca chegou", "transportadora",
+        "bezorg", "levering", "geleverd", "pakket", "verzend", "niet aangekomen",
+    ],
+    "product_defect": [
+        "broken", "broke", "defect", "damaged", "cracked", "faulty", "doesn't work",
+        "does not work", "not working", "stopped working", "malfunction", "scratched",
+        "shattered", "dead pixel", "leaking", "torn", "won't turn on", "will not turn on",
+        "kaputt", "defekt", "beschädigt", "gebrochen", "funktioniert nicht", "gesprungen",
+        "zerkratzt", "cassé", "cassée", "défectueu", "endommag", "abîmé",
+        "ne fonctionne pas", "ne marche pas", "fissur", "rayé", "roto", "rota", "defectuos",
+        "dañad", "no funciona", "agrietad", "rayad", "rotto", "rotta", "difettos",
+        "danneggiat", "non funziona", "crepat", "graffiat", "quebrad", "defeito",
+        "defeituos", "danificad", "não funciona", "rachad", "riscad", "kapot",
+        "beschadigd", "gebroken", "werkt niet", "gebarsten",
+    ],
+}
+
+
 class SupportTicket(BaseModel):
     """A support request as the sinks receive it."""
 
@@ -62,7 +101,8 @@ class SupportTicket(BaseModel):
         json_schema_extra=acceptance(regions=("author", "header")),
     )
     issue_type: IssueType = Field(
-        description="What the customer needs.", json_schema_extra=acceptance(agree=3)
+        description="What the customer needs.",
+        json_schema_extra=acceptance(agree=3, cues=ISSUE_CUES, fallback="general_inquiry"),
     )
     order_date: date = Field(
         description="The date the order was placed (YYYY-MM-DD).",

@@ -12,6 +12,8 @@ Deterministic, field by field (one check each, the first that fails, or ``verifi
 4. the value is derivable from the quote (``evidence_mismatch``): emails, ids and strings as
    substrings, numbers parsed, dates parsed relative to the message date.
 
+An enum label with declared cues is grounded by them instead (:mod:`libs.acceptance.labels`).
+
 A passed check carries the value in the source's own spelling: the address as written in
 ``From``, the name as the customer typed it. A null is refused (``not_grounded``) when the
 allowed regions hold a candidate for it.
@@ -26,6 +28,7 @@ from typing import Any
 
 from libs.acceptance.dates import quote_dates
 from libs.acceptance.fields import FieldRule
+from libs.acceptance.labels import label_check
 from libs.acceptance.regions import SourceView
 from schemas.acceptance import Check, CheckName
 
@@ -51,6 +54,8 @@ def verify(
         value = record[name]
         if value is None:
             checks.append(_null(name, rule, source))
+        elif rule.kind == "enum" and rule.cues and isinstance(value, str):
+            checks.append(label_check(name, value, rule, source))
         elif rule.evidence:
             quote = evidence.get(name)
             checks.append(

@@ -49,6 +49,12 @@ class FieldRule:
     pattern: str | None = None
     # The field may be null: a null is checked for candidates the model left out.
     nullable: bool = False
+    # For enum fields: words that ground each label in the source, and the catch-all label.
+    cues: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    fallback: str | None = None
+
+    def cues_of(self, label: str) -> tuple[str, ...]:
+        return next((words for name, words in self.cues if name == label), ())
 
 
 def field_rules(model: type[BaseModel]) -> dict[str, FieldRule]:
@@ -73,6 +79,10 @@ def field_rules(model: type[BaseModel]) -> dict[str, FieldRule]:
             kind=kind,
             pattern=node.get("pattern") if isinstance(node.get("pattern"), str) else None,
             nullable=nullable,
+            cues=tuple(
+                (str(label), tuple(words)) for label, words in (spec.get("cues") or {}).items()
+            ),
+            fallback=spec.get("fallback"),
         )
     return rules
 

@@ -234,3 +234,16 @@ def _attempt(raw: object) -> object:
     from schemas.attempt import Attempt
 
     return raw if isinstance(raw, Attempt) else Attempt.model_validate(raw)
+
+
+def test_the_first_enum_value_repeated_by_every_sample_is_not_accepted(
+    env: SluiceEnv, llm: ScriptedLLM
+) -> None:
+    """Agreement cannot catch a model that is consistently wrong; the label's cues do."""
+    first_value = verified_reply({**VALID_TICKET, "issue_type": "refund_request"})
+    llm.enqueue(*[first_value] * 6)
+    job = settled(env, submit_extract(env).id)
+    assert job.status is JobStatus.DEAD
+    assert job.reason is DeadReason.UNVERIFIED
+    assert failed_checks(job) == {("issue_type", "not_grounded")}
+    assert job.result is None

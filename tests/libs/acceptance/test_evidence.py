@@ -47,8 +47,9 @@ def test_correct_quotes_verify_every_evidence_field() -> None:
     checks = verify(RECORD, EVIDENCE, view, RULES, SENT)
     assert [(c.field, c.check, c.ok) for c in checks] == [
         ("customer_email", "verified", True), ("order_id", "verified", True),
-        ("order_date", "verified", True), ("customer_name", "verified", True),
-    ]  # issue_type is settled by agreement, not by a quote
+        ("issue_type", "verified", True), ("order_date", "verified", True),
+        ("customer_name", "verified", True),
+    ]  # issue_type by its cue words (and agreement), the others by their quotes
     for result in checks:
         assert result.span is not None
         assert view.text[result.span[0]:result.span[1]] == result.quote

@@ -82,10 +82,14 @@ def test_support_ticket_declares_its_fields() -> None:
     assert rules["order_date"].regions == {K.AUTHOR}
     assert (rules["issue_type"].kind, rules["issue_type"].agree) == ("enum", 3)
     assert rules["order_id"].kind == "id" and rules["customer_email"].kind == "email"
+    assert rules["issue_type"].fallback == "general_inquiry"
+    assert "refund" in rules["issue_type"].cues_of("refund_request")
+    assert rules["issue_type"].cues_of("general_inquiry") == ()
 
 
 @pytest.mark.parametrize("bad", [
-    {"regions": ["footer"]}, {"agree": 0}, {"kind": "colour"},
+    {"regions": ["footer"]}, {"agree": 0}, {"kind": "colour"}, {"cues": {"a": "word"}},
+    {"cues": {"a": [""]}},
 ])
 def test_bad_metadata_is_refused_when_read(bad: dict[str, object]) -> None:
     class Bad(BaseModel):

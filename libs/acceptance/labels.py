@@ -1,0 +1,61 @@
+"""Grounding an enum label in the source through the cue words its schema declares.
+
+Agreement alone cannot catch a model that is consistently wrong (a small model that always
+answers the first enum value agrees with itself). Where a schema declares cues per label
+(``acceptance(cues={"refund_request": ["refund", "money back", ...]}, fallback=...)``), a
+label is grounded only when one of its cues occurs in the field's allowed regions; the
+catch-all ``fallback`` label only when no other label's cue does. A cue matches at the start
+of a word, case aside, so ``rembours`` covers "remboursement" and "remboursez".
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from libs.acceptance.fields import FieldRule
+from libs.acceptance.regions import SourceView
+from schemas.acceptance import Check, CheckName
+
+
+def label_check(name: str, label: str, rule: FieldRule, source: SourceView) -> Check:
+    found = {
+        other: match for other, _ in rule.cues
+        if (match := _first_cue(rule, other, source)) is not None
+    }
+    if label == rule.fallback:
+        if found:
+            shown = ", ".join(f"{other} ({cue})" for other, (cue, _) in sorted(found.items()))
+            return Check(field=name, check=CheckName.NOT_GROUNDED, ok=False, value=label,
+                         detail=f"the sender's words point to another label: {shown}")
+        return Check(field=name, check=CheckName.VERIFIED, ok=True, value=label,
+                     detail="no other label's cue occurs")
+    if label not in found:
+        return Check(field=name, check=CheckName.NOT_GROUNDED, ok=False, value=label,
+                     detail=f"nothing in the sender's words indicates {label}")
+    cue, span = found[label]
+    return Check(field=name, check=CheckName.VERIFIED, ok=True, value=label,
+                 detail=f"cue {cue!r}", quote=cue, span=span)
+
+
+def _first_cue(
+    rule: FieldRule, label: str, source: SourceView
+) -> tuple[str, tuple[int, int]] | None:
+    words = rule.cues_of(label)
+    if not words:
+        return None
+    pattern = _pattern(words)
+    for region in source.within(rule.regions):
+        match = pattern.search(region.text)
+        if match:
+            start = region.start + match.start()
+            return match.group(0), (start, start + len(match.group(0)))
+    return None
+
+
+@lru_cache(maxsize=256)
+def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(
+        r"\s+".join(re.escape(part) for part in word.split()) for word in words
+    )
+    return re.compile(rf"(?<!\w)(?:{alternatives})", re.IGNORECASE)
