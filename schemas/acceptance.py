@@ -90,6 +90,7 @@ def acceptance(
     kind: FieldKind | None = None,
     cues: Mapping[str, Iterable[str]] | None = None,
     fallback: str | None = None,
+    quote_cues: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """The ``json_schema_extra`` of a field: only what is given overrides the defaults.
 
@@ -97,6 +98,8 @@ def acceptance(
     of which at least one must occur in the field's allowed regions for the label to be
     accepted. ``fallback`` is a catch-all label, accepted only when no other label's cue
     occurs. Both are optional; without them a label is settled by agreement alone.
+    ``quote_cues`` are words of which a field's quote must hold one, so that the quote says
+    what the value is ("ordered on 2 March", not just "2 March", for an order date).
     """
     spec: dict[str, Any] = {}
     if evidence is not None:
@@ -111,6 +114,8 @@ def acceptance(
         spec["cues"] = {str(label): [str(cue) for cue in words] for label, words in cues.items()}
     if fallback is not None:
         spec["fallback"] = fallback
+    if quote_cues is not None:
+        spec["quote_cues"] = [str(cue) for cue in quote_cues]
     check_acceptance(spec, "(acceptance)")
     return {"acceptance": spec}
 
@@ -129,3 +134,8 @@ def check_acceptance(spec: dict[str, Any], where: str) -> None:
         for words in cues.values()
     ):
         raise InvalidAcceptanceMetadata(f"{where}: cues must map labels to lists of words")
+    quote_cues = spec.get("quote_cues", [])
+    if not isinstance(quote_cues, list) or not all(
+        isinstance(w, str) and w.strip() for w in quote_cues
+    ):
+        raise InvalidAcceptanceMetadata(f"{where}: quote_cues must be a list of words")

@@ -83,6 +83,19 @@ ISSUE_CUES: dict[str, list[str]] = {
 }
 
 
+# What makes a date in the customer's words the ORDER date: its quote must hold one of these
+# ("ordered on 2 March", "Bestellung vom 2. März"), not only a date ("arrived yesterday").
+ORDER_CUES: list[str] = [
+    "order", "bought", "purchas", "placed", "buy",
+    "bestell", "gekauft", "kaufte", "kauf",
+    "command", "achet", "acquis",
+    "pedid", "pedí", "compr", "encarg",
+    "ordin", "acquist",
+    "encomend",
+    "besteld", "gekocht", "kocht", "aangeschaft",
+]
+
+
 class SupportTicket(BaseModel):
     """A support request as the sinks receive it."""
 
@@ -91,7 +104,8 @@ class SupportTicket(BaseModel):
     # The acceptance gate's demands (see libs/acceptance/fields.py): the sender's address and
     # name may come from the headers and the signature too; the order number only from the
     # customer's own words or the subject; the order date only from the customer's words
-    # (the header's date is the message's); the issue type by agreement of 3 samples.
+    # (the header's date is the message's), quoted with what makes it the order's; the issue
+    # type by its cue words and agreement of 3 samples.
     customer_email: EmailStr = Field(
         description="The customer's email address.",
         json_schema_extra=acceptance(regions=("author", "header", "signature")),
@@ -106,7 +120,7 @@ class SupportTicket(BaseModel):
     )
     order_date: date = Field(
         description="The date the order was placed (YYYY-MM-DD).",
-        json_schema_extra=acceptance(regions=("author",)),
+        json_schema_extra=acceptance(regions=("author",), quote_cues=ORDER_CUES),
     )
     customer_name: CustomerName = Field(
         description="The customer's name.",

@@ -6,6 +6,8 @@ refuses to guess:
 
 * a month without a day ("February 2025") is read once preferring the first and once the
   last day of the month; a date that differs between the two readings is no date at all;
+* a relative period ("last week", "a month ago", "in 2024") resolves to a day, but names
+  none: only expressions whose period is a day count ("yesterday", "last Monday");
 * a numeric date whose day and month could swap ("03/02/2025") is ambiguous;
 * a relative date with no message date to count from is unknowable (read against two far
   apart bases, it moves).
@@ -17,6 +19,7 @@ import re
 from datetime import date, datetime, time
 from typing import Any
 
+from dateparser.date import DateDataParser
 from dateparser.search import search_dates
 
 LANGUAGES = ["en", "de", "fr", "es", "it", "pt", "nl"]
@@ -71,8 +74,16 @@ def _read(quote: str, base: datetime) -> frozenset[date]:
             "PREFER_DAY_OF_MONTH": day_of_month,
         }
         found = search_dates(quote, languages=LANGUAGES, settings=settings) or []
-        readings.append({moment.date() for _, moment in found})
+        readings.append({moment.date() for text, moment in found if _names_a_day(text, settings)})
     return frozenset(readings[0] & readings[1])
+
+
+def _names_a_day(text: str, settings: dict[str, Any]) -> bool:
+    """"last week", "a month ago", "in 2024" resolve to a day, but do not name one."""
+    parser = DateDataParser(
+        languages=LANGUAGES, settings={**settings, "RETURN_TIME_AS_PERIOD": True}
+    )
+    return bool(parser.get_date_data(text).period == "day")
 
 
 def _swap(groups: tuple[str | Any, ...]) -> date | None:

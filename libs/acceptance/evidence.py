@@ -28,7 +28,7 @@ from typing import Any
 
 from libs.acceptance.dates import quote_dates
 from libs.acceptance.fields import FieldRule
-from libs.acceptance.labels import label_check
+from libs.acceptance.labels import cue_pattern, label_check
 from libs.acceptance.regions import SourceView
 from schemas.acceptance import Check, CheckName
 
@@ -123,10 +123,10 @@ def _verify_field(
                      f"{'/'.join(sorted(rule.regions))} this field may come from",
                      value, quote, spans[0])
     if rule.kind in ("email", "id"):
-        found = candidates(source, rule)
-        if len(found) > 1:
+        rivals = candidates(source, rule)
+        if len(rivals) > 1:
             return _fail(name, CheckName.AMBIGUOUS,
-                         f"the source holds {len(found)} candidates: {', '.join(found[:5])}",
+                         f"the source holds {len(rivals)} candidates: {', '.join(rivals[:5])}",
                          value, quote, allowed[0])
     last_failure = _mismatch("")
     for span in allowed:
@@ -134,8 +134,15 @@ def _verify_field(
         if isinstance(derived, Check):
             last_failure = derived
             continue
+        found = source.text[span[0]:span[1]]
+        if rule.quote_cues and not cue_pattern(rule.quote_cues).search(found):
+            last_failure = _mismatch(
+                "the quote does not say what the value is; quote the words around it, "
+                f"with one of: {', '.join(rule.quote_cues[:6])}"
+            )
+            continue
         return Check(field=name, check=CheckName.VERIFIED, ok=True, detail="verified",
-                     value=derived, quote=source.text[span[0]:span[1]], span=span)
+                     value=derived, quote=found, span=span)
     return last_failure.model_copy(
         update={"field": name, "quote": quote, "span": allowed[0], "value": value}
     )

@@ -52,6 +52,8 @@ class FieldRule:
     # For enum fields: words that ground each label in the source, and the catch-all label.
     cues: tuple[tuple[str, tuple[str, ...]], ...] = ()
     fallback: str | None = None
+    # Words of which the field's quote must hold one (what says the value is this field's).
+    quote_cues: tuple[str, ...] = ()
 
     def cues_of(self, label: str) -> tuple[str, ...]:
         return next((words for name, words in self.cues if name == label), ())
@@ -83,6 +85,7 @@ def field_rules(model: type[BaseModel]) -> dict[str, FieldRule]:
                 (str(label), tuple(words)) for label, words in (spec.get("cues") or {}).items()
             ),
             fallback=spec.get("fallback"),
+            quote_cues=tuple(spec.get("quote_cues") or ()),
         )
     return rules
 

@@ -44,7 +44,7 @@ def _first_cue(
     words = rule.cues_of(label)
     if not words:
         return None
-    pattern = _pattern(words)
+    pattern = cue_pattern(words)
     for region in source.within(rule.regions):
         match = pattern.search(region.text)
         if match:
@@ -54,7 +54,8 @@ def _first_cue(
 
 
 @lru_cache(maxsize=256)
-def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+def cue_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of ``words`` at the start of a word, case aside, spaces inside a cue flexible."""
     alternatives = "|".join(
         r"\s+".join(re.escape(part) for part in word.split()) for word in words
     )

@@ -126,7 +126,8 @@ def test_a_relative_date_without_a_message_date_does_not_verify() -> None:
 
 def test_a_german_relative_date_verifies() -> None:
     body = "Meine Bestellung 48213 von letzter Woche Montag, also am 3. März, ist kaputt."
-    assert check("order_date", "2025-03-03", "am 3. März", body=body).ok
+    quote = "Bestellung 48213 von letzter Woche Montag"
+    assert check("order_date", "2025-03-03", quote, body=body).ok
 
 
 def test_a_quote_with_two_dates_is_ambiguous() -> None:
@@ -206,3 +207,13 @@ def test_candidates_are_distinct_case_insensitively() -> None:
 @pytest.mark.parametrize("quote", ['"My order 48213"', "“My order 48213”", "My order 48213..."])
 def test_quote_marks_and_an_ellipsis_around_a_quote_are_ignored(quote: str) -> None:
     assert check("order_id", "48213", quote).ok
+
+
+def test_an_order_date_quote_must_say_it_is_the_order_date() -> None:
+    body = "My order 48213 arrived yesterday, broken. I bought it on 2 March."
+    assert check("order_date", "2025-03-09", "arrived yesterday", body=body).check == (
+        "evidence_mismatch")
+    assert check("order_date", "2025-03-02", "bought it on 2 March", body=body).ok
+    result = check("order_date", "2025-03-02", "2 March", body=body)
+    assert result.check == "evidence_mismatch" and "ordered" not in result.detail
+    assert "order" in result.detail

@@ -85,11 +85,12 @@ def test_support_ticket_declares_its_fields() -> None:
     assert rules["issue_type"].fallback == "general_inquiry"
     assert "refund" in rules["issue_type"].cues_of("refund_request")
     assert rules["issue_type"].cues_of("general_inquiry") == ()
+    assert "order" in rules["order_date"].quote_cues
 
 
 @pytest.mark.parametrize("bad", [
     {"regions": ["footer"]}, {"agree": 0}, {"kind": "colour"}, {"cues": {"a": "word"}},
-    {"cues": {"a": [""]}},
+    {"cues": {"a": [""]}}, {"quote_cues": "order"},
 ])
 def test_bad_metadata_is_refused_when_read(bad: dict[str, object]) -> None:
     class Bad(BaseModel):
