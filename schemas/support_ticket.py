@@ -83,6 +83,12 @@ ISSUE_CUES: dict[str, list[str]] = {
 }
 
 
+# What makes a number the ORDER number: its quote must name it so ("my order 48213",
+# "Bestellnummer 48213"), or a customer number or a postcode could pass for one.
+ORDER_ID_CUES: list[str] = [
+    "order", "bestell", "auftrag", "command", "pedido", "ordin", "encomenda", "bestelling",
+]
+
 # What makes a date in the customer's words the ORDER date: its quote must hold one of these
 # ("ordered on 2 March", "Bestellung vom 2. März"), not only a date ("arrived yesterday").
 ORDER_CUES: list[str] = [
@@ -112,7 +118,7 @@ class SupportTicket(BaseModel):
     )
     order_id: OrderId = Field(
         description="The order number: exactly 5 digits.",
-        json_schema_extra=acceptance(regions=("author", "header")),
+        json_schema_extra=acceptance(regions=("author", "header"), quote_cues=ORDER_ID_CUES),
     )
     issue_type: IssueType = Field(
         description="What the customer needs.",

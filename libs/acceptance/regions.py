@@ -114,6 +114,15 @@ _PHRASES = (
     r"|nuove\s+istruzioni|(?:ora|adesso)\s+sei\s|d'ora\s+in\s+poi"
     r"|novas\s+instru[cç]\w+|agora\s+você\s+é|a\s+partir\s+de\s+agora,?\s+você"
     r"|nieuwe\s+instructies|(?:je|u)\s+bent\s+nu|vanaf\s+nu\s+ben\s+je"
+    # Text that speaks to the machine reading it rather than to the support team.
+    r"|(?:hey|hi|hello|dear|attention|note\s+(?:to|for)|message\s+(?:to|for)|to)[ ,:]+"
+    r"(?:the\s+)?(?:ai|assistant|model|llm|bot|extractor|parser|language\s+model)\b"
+    r"|(?:ai|llm|language\s+model)\s+(?:assistant|model|system|extractor)"
+    r"|when\s+(?:extracting|parsing|processing\s+this)|extraction\s+(?:system|tool|model|bot)"
+    r"|(?:set|fill|put|change|record|report|output)\b[^.!?\n]{0,30}\b(?:fields?|json)\b"
+    r"|(?:an\s+die|à\s+l'|a\s+la|al|all'|ao|à|aan\s+de)\s*(?:ki|ia|ai)\b"
+    r"|(?:ki|ia|ai)[- ](?:assistent\w*|assistant\w*|asistente|assistente|system\w*|modell?\w*)"
+    r"|(?:an\s+den|à\s+l'|al|all'|ao|aan\s+de)\s*(?:assistenten|assistant|asistente|assistente)\b"
 )
 _INJECTION = re.compile(
     rf"\b(?:{_VERBS})\b[^.!?]{{0,60}}?\b(?:{_NOUNS})\b|\b(?:{_PHRASES})",

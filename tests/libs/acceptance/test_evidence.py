@@ -217,3 +217,11 @@ def test_an_order_date_quote_must_say_it_is_the_order_date() -> None:
     result = check("order_date", "2025-03-02", "2 March", body=body)
     assert result.check == "evidence_mismatch" and "ordered" not in result.detail
     assert "order" in result.detail
+
+
+def test_an_order_id_quote_must_name_the_order() -> None:
+    body = "My customer number is 12345 and I have a question."
+    assert check("order_id", "12345", "customer number is 12345", body=body).check == (
+        "evidence_mismatch")
+    assert check("order_id", "48213", "Bestellnummer 48213",
+                 body="Meine Bestellnummer 48213 ist kaputt.").ok
