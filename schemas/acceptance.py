@@ -91,6 +91,7 @@ def acceptance(
     cues: Mapping[str, Iterable[str]] | None = None,
     fallback: str | None = None,
     quote_cues: Iterable[str] | None = None,
+    sender: bool | None = None,
 ) -> dict[str, Any]:
     """The ``json_schema_extra`` of a field: only what is given overrides the defaults.
 
@@ -100,6 +101,8 @@ def acceptance(
     occurs. Both are optional; without them a label is settled by agreement alone.
     ``quote_cues`` are words of which a field's quote must hold one, so that the quote says
     what the value is ("ordered on 2 March", not just "2 March", for an order date).
+    ``sender``: the value names the sender, so when the ``From`` header carries a display
+    name the value must share a word with it (not the husband named in the text).
     """
     spec: dict[str, Any] = {}
     if evidence is not None:
@@ -116,6 +119,8 @@ def acceptance(
         spec["fallback"] = fallback
     if quote_cues is not None:
         spec["quote_cues"] = [str(cue) for cue in quote_cues]
+    if sender is not None:
+        spec["sender"] = sender
     check_acceptance(spec, "(acceptance)")
     return {"acceptance": spec}
 

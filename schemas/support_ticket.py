@@ -130,7 +130,7 @@ class SupportTicket(BaseModel):
     )
     customer_name: CustomerName = Field(
         description="The customer's name.",
-        json_schema_extra=acceptance(regions=("author", "header", "signature")),
+        json_schema_extra=acceptance(regions=("author", "header", "signature"), sender=True),
     )
 
     @field_validator("customer_email")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from datetime import date
+from email.utils import parseaddr
 from typing import Any
 
 from libs.acceptance.dates import quote_dates
@@ -135,6 +136,10 @@ def _verify_field(
             last_failure = derived
             continue
         found = source.text[span[0]:span[1]]
+        sender = _display_name(source) if rule.sender else None
+        if sender and not _share_a_word(str(derived), sender):
+            last_failure = _mismatch(f"the sender is {sender} (From), not {derived}")
+            continue
         if rule.quote_cues and not cue_pattern(rule.quote_cues).search(found):
             last_failure = _mismatch(
                 "the quote does not say what the value is; quote the words around it, "
@@ -209,6 +214,17 @@ def _number_readings(text: str) -> Iterator[float]:
             yield float(variant)
         except ValueError:
             continue
+
+
+def _display_name(source: SourceView) -> str:
+    return parseaddr(source.header("from") or "")[0].strip()
+
+
+def _share_a_word(value: str, other: str) -> bool:
+    def words(text: str) -> set[str]:
+        return {word for word in re.split(r"[\W_]+", text.casefold()) if len(word) > 1}
+
+    return bool(words(value) & words(other))
 
 
 def _mismatch(detail: str) -> Check:

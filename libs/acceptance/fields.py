@@ -54,6 +54,8 @@ class FieldRule:
     fallback: str | None = None
     # Words of which the field's quote must hold one (what says the value is this field's).
     quote_cues: tuple[str, ...] = ()
+    # The value names the sender: it must agree with the From header's display name.
+    sender: bool = False
 
     def cues_of(self, label: str) -> tuple[str, ...]:
         return next((words for name, words in self.cues if name == label), ())
@@ -86,6 +88,7 @@ def field_rules(model: type[BaseModel]) -> dict[str, FieldRule]:
             ),
             fallback=spec.get("fallback"),
             quote_cues=tuple(spec.get("quote_cues") or ()),
+            sender=bool(spec.get("sender", False)),
         )
     return rules
 

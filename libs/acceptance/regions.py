@@ -142,6 +142,9 @@ class SourceView:
 
     text: str
     regions: tuple[Region, ...]
+    # The headers as rendered ({"from": ..., "subject": ..., "date": ...}), for field rules
+    # that compare with them.
+    headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(
@@ -151,11 +154,16 @@ class SourceView:
         headers: Mapping[str, object] | None = None,
         kind: SourceKind = "email",
     ) -> SourceView:
-        view, header_end = _render(text, headers if kind == "email" else None)
+        shown = headers if kind == "email" else None
+        view, header_end = _render(text, shown)
         labels = _base_labels(view, header_end)
         for start, end in _merged(_suspect_spans(view, labels, header_end)):
             labels[start:end] = [_K.SUSPECT] * (end - start)
-        return cls(text=view, regions=tuple(_runs(view, labels)))
+        return cls(text=view, regions=tuple(_runs(view, labels)),
+                   headers=tuple(_rendered_headers(shown)))
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key == name.lower()), None)
 
     def kind_at(self, start: int, end: int) -> frozenset[RegionKind]:
         """The region kinds that ``text[start:end]`` touches."""
@@ -182,17 +190,19 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
 
 
+def _rendered_headers(headers: Mapping[str, object] | None) -> Iterator[tuple[str, str]]:
+    """(name, value) of the headers the view shows, in its order, values on one line."""
+    lowered = {str(key).lower(): value for key, value in (headers or {}).items()}
+    for name in HEADER_ORDER:
+        value = lowered.get(name)
+        if value is not None and str(value).strip():
+            yield name, " ".join(normalise_newlines(str(value)).split())
+
+
 def _render(text: str, headers: Mapping[str, object] | None) -> tuple[str, int]:
     """The view and where its header block ends (0 without headers)."""
     body = normalise_newlines(text).strip("\n")
-    lowered = {str(key).lower(): value for key, value in (headers or {}).items()}
-    lines = []
-    for name in HEADER_ORDER:
-        value = lowered.get(name)
-        if value is None or not str(value).strip():
-            continue
-        flat = " ".join(normalise_newlines(str(value)).split())
-        lines.append(f"{name.capitalize()}: {flat}")
+    lines = [f"{name.capitalize()}: {value}" for name, value in _rendered_headers(headers)]
     if not lines:
         return body, 0
     header = "\n".join(lines) + "\n\n"

@@ -225,3 +225,19 @@ def test_an_order_id_quote_must_name_the_order() -> None:
         "evidence_mismatch")
     assert check("order_id", "48213", "Bestellnummer 48213",
                  body="Meine Bestellnummer 48213 ist kaputt.").ok
+
+
+def test_a_name_must_agree_with_the_senders_display_name() -> None:
+    body = "My husband John Smith placed order 48213 for me."
+    assert check("customer_name", "John Smith", "My husband John Smith", body=body).check == (
+        "evidence_mismatch")
+    assert check("customer_name", "Maria Lopez", "Maria Lopez", body=body).ok  # From's name
+    bare = {"From": "maria.lopez@example.com"}
+    assert check("customer_name", "John Smith", "My husband John Smith", body=body,
+                 headers=bare).ok  # no display name to compare with
+
+
+def test_the_view_keeps_the_headers_it_shows() -> None:
+    view = SourceView.of("x", headers={"From": "A <a@b.example>", "To": "s@x.example"})
+    assert view.header("From") == "A <a@b.example>" and view.header("to") is None
+    assert SourceView.of("x", headers={"From": "a@b.example"}, kind="text").headers == ()
