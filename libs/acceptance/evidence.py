@@ -38,6 +38,8 @@ _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _NUMBER = re.compile(r"[-+]?\d[\d.,' ]{0,30}")
 _QUOTE_MARKS = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e \t\n"
 _MAX_OCCURRENCES = 50
+# A quote is a few words around the value; a paragraph would let any of its words "verify".
+MAX_QUOTE_CHARS = 200
 
 
 def verify(
@@ -112,6 +114,10 @@ def _verify_field(
     if not cleaned:
         return _fail(name, CheckName.EVIDENCE_NOT_FOUND, "no quote given for this field", value,
                      quote)
+    if len(cleaned) > MAX_QUOTE_CHARS:
+        return _fail(name, CheckName.EVIDENCE_MISMATCH,
+                     f"the quote is {len(cleaned)} characters; quote at most "
+                     f"{MAX_QUOTE_CHARS}, the few words around the value", value, quote)
     spans = list(folded.find(cleaned))
     if not spans:
         return _fail(name, CheckName.EVIDENCE_NOT_FOUND,

@@ -241,3 +241,9 @@ def test_the_view_keeps_the_headers_it_shows() -> None:
     view = SourceView.of("x", headers={"From": "A <a@b.example>", "To": "s@x.example"})
     assert view.header("From") == "A <a@b.example>" and view.header("to") is None
     assert SourceView.of("x", headers={"From": "a@b.example"}, kind="text").headers == ()
+
+
+def test_a_quote_of_a_whole_paragraph_verifies_nothing() -> None:
+    body = "My order 48213 " + "is really very broken " * 12
+    result = check("order_id", "48213", body.strip(), body=body)
+    assert result.check == "evidence_mismatch" and "at most 200" in result.detail
