@@ -91,16 +91,18 @@ def acceptance(
     cues: Mapping[str, Iterable[str]] | None = None,
     fallback: str | None = None,
     quote_cues: Iterable[str] | None = None,
+    counter_cues: Iterable[str] | None = None,
     sender: bool | None = None,
 ) -> dict[str, Any]:
     """The ``json_schema_extra`` of a field: only what is given overrides the defaults.
 
     ``cues`` ground an enum label in the source: for each label, words (or word beginnings)
     of which at least one must occur in the field's allowed regions for the label to be
-    accepted. ``fallback`` is a catch-all label, accepted only when no other label's cue
-    occurs. Both are optional; without them a label is settled by agreement alone.
-    ``quote_cues`` are words of which a field's quote must hold one, so that the quote says
-    what the value is ("ordered on 2 March", not just "2 March", for an order date).
+    accepted. ``fallback`` is a catch-all label that needs no cue. Both are optional;
+    without them a label is settled by agreement alone.
+    ``quote_cues`` are words one of which must stand in the sentence around the quoted value,
+    nearer to it than any of the ``counter_cues``, so the source says what the value is:
+    "ordered on 2 March" dates the order, "arrived yesterday" the delivery.
     ``sender``: the value names the sender, so when the ``From`` header carries a display
     name the value must share a word with it (not the husband named in the text).
     """
@@ -119,6 +121,8 @@ def acceptance(
         spec["fallback"] = fallback
     if quote_cues is not None:
         spec["quote_cues"] = [str(cue) for cue in quote_cues]
+    if counter_cues is not None:
+        spec["counter_cues"] = [str(cue) for cue in counter_cues]
     if sender is not None:
         spec["sender"] = sender
     check_acceptance(spec, "(acceptance)")
@@ -139,8 +143,7 @@ def check_acceptance(spec: dict[str, Any], where: str) -> None:
         for words in cues.values()
     ):
         raise InvalidAcceptanceMetadata(f"{where}: cues must map labels to lists of words")
-    quote_cues = spec.get("quote_cues", [])
-    if not isinstance(quote_cues, list) or not all(
-        isinstance(w, str) and w.strip() for w in quote_cues
-    ):
-        raise InvalidAcceptanceMetadata(f"{where}: quote_cues must be a list of words")
+    for key in ("quote_cues", "counter_cues"):
+        words = spec.get(key, [])
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise InvalidAcceptanceMetadata(f"{where}: {key} must be a list of words")

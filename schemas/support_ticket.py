@@ -46,7 +46,9 @@ CustomerName = Annotated[str, StringConstraints(strip_whitespace=True, min_lengt
 
 # Words (or word beginnings) that ground each issue type in the customer's own text, in the
 # languages the acceptance gate reads: a label none of them supports goes to a person, so a
-# model that always answers the first value cannot pass by agreeing with itself.
+# model that always answers the first value cannot pass by agreeing with itself. The lists
+# overlap ("missing" is a defect or a delivery): a cue supports a label, it does not pick it.
+# general_inquiry is the catch-all and needs none.
 ISSUE_CUES: dict[str, list[str]] = {
     "refund_request": [
         "refund", "money back", "reimburs", "repay", "pay me back", "chargeback",
@@ -61,6 +63,8 @@ ISSUE_CUES: dict[str, list[str]] = {
         "deliver", "shipping", "shipment", "shipped", "parcel", "package", "tracking",
         "courier", "never arrived", "not arrived", "hasn't arrived", "has not arrived",
         "didn't arrive", "did not arrive", "not received", "never received", "still waiting",
+        "missing", "lost", "late", "delayed", "wrong address", "fehlt", "verspät", "manque",
+        "retard", "falta", "retras", "manca", "ritard", "atras", "ontbreekt", "vertraagd",
         "liefer", "paket", "sendung", "zustell", "versand", "nicht angekommen",
         "livr", "colis", "expédi", "pas reçu", "pas arrivé", "jamais reçu",
         "entreg", "envío", "paquete", "no ha llegado", "no llegó", "mensajer",
@@ -72,6 +76,10 @@ ISSUE_CUES: dict[str, list[str]] = {
         "broken", "broke", "defect", "damaged", "cracked", "faulty", "doesn't work",
         "does not work", "not working", "stopped working", "malfunction", "scratched",
         "shattered", "dead pixel", "leaking", "torn", "won't turn on", "will not turn on",
+        "crackl", "noise", "noisy", "rattl", "buzz", "flicker", "overheat", "stopped",
+        "missing", "without", "wrong", "fehlt", "ohne", "falsch", "manque", "sans", "mauvais",
+        "falta", "sin", "equivocad", "manca", "senza", "sbagliat", "sem", "errad", "ontbreekt",
+        "zonder", "verkeerd",
         "kaputt", "defekt", "beschädigt", "gebrochen", "funktioniert nicht", "gesprungen",
         "zerkratzt", "cassé", "cassée", "défectueu", "endommag", "abîmé",
         "ne fonctionne pas", "ne marche pas", "fissur", "rayé", "roto", "rota", "defectuos",
@@ -89,16 +97,38 @@ ORDER_ID_CUES: list[str] = [
     "order", "bestell", "auftrag", "command", "pedido", "ordin", "encomenda", "bestelling",
 ]
 
+# Numbers named otherwise: an invoice, a customer number, a parcel, a phone extension.
+NOT_ORDER_ID_CUES: list[str] = [
+    "invoice", "customer number", "customer no", "account", "tracking", "parcel number",
+    "ticket", "case", "ext", "phone", "tel", "fax", "postcode", "zip", "suite",
+    "rechnung", "kundennummer", "sendungsnummer", "telefon", "plz",
+    "facture", "numéro client", "téléphone", "factura", "número de cliente", "teléfono",
+    "fattura", "codice cliente", "telefono", "fatura", "número do cliente", "telefone",
+    "factuur", "klantnummer", "telefoon", "postcode",
+]
+
 # What makes a date in the customer's words the ORDER date: its quote must hold one of these
 # ("ordered on 2 March", "Bestellung vom 2. März"), not only a date ("arrived yesterday").
 ORDER_CUES: list[str] = [
     "order", "bought", "purchas", "placed", "buy",
-    "bestell", "gekauft", "kaufte", "kauf",
+    "bestell", "gekauft", "kaufte", "kauf", "aufgegeben",
     "command", "achet", "acquis",
-    "pedid", "pedí", "compr", "encarg",
-    "ordin", "acquist",
-    "encomend",
-    "besteld", "gekocht", "kocht", "aangeschaft",
+    "pedid", "pedí", "compr", "encarg", "hice", "hecho", "realic", "realiz",
+    "ordin", "acquist", "effettu",
+    "encomend", "feit", "fiz", "efetu",
+    "besteld", "gekocht", "kocht", "aangeschaft", "geplaatst",
+]
+
+
+# Dates of something else than the order: the cue nearer to a date decides whose it is.
+NOT_ORDER_DATE_CUES: list[str] = [
+    "arriv", "deliver", "receiv", "came", "ship", "dispatch", "sent", "return", "refund",
+    "angekommen", "geliefert", "erhalten", "bekommen", "versandt", "verschickt", "zugestellt",
+    "arrivé", "livr", "reçu", "expédi", "envoy",
+    "lleg", "entreg", "recib", "envi",
+    "arrivat", "consegn", "ricevut", "spedit",
+    "cheg", "recebi", "enviad",
+    "aangekomen", "geleverd", "ontvangen", "verzonden", "bezorgd",
 ]
 
 
@@ -118,7 +148,9 @@ class SupportTicket(BaseModel):
     )
     order_id: OrderId = Field(
         description="The order number: exactly 5 digits.",
-        json_schema_extra=acceptance(regions=("author", "header"), quote_cues=ORDER_ID_CUES),
+        json_schema_extra=acceptance(
+            regions=("author", "header"), quote_cues=ORDER_ID_CUES, counter_cues=NOT_ORDER_ID_CUES
+        ),
     )
     issue_type: IssueType = Field(
         description="What the customer needs.",
@@ -126,7 +158,9 @@ class SupportTicket(BaseModel):
     )
     order_date: date = Field(
         description="The date the order was placed (YYYY-MM-DD).",
-        json_schema_extra=acceptance(regions=("author",), quote_cues=ORDER_CUES),
+        json_schema_extra=acceptance(
+            regions=("author",), quote_cues=ORDER_CUES, counter_cues=NOT_ORDER_DATE_CUES
+        ),
     )
     customer_name: CustomerName = Field(
         description="The customer's name.",

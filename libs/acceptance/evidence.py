@@ -27,7 +27,7 @@ from datetime import date
 from email.utils import parseaddr
 from typing import Any
 
-from libs.acceptance.dates import quote_dates
+from libs.acceptance.dates import dates_named, quote_dates
 from libs.acceptance.fields import FieldRule
 from libs.acceptance.labels import cue_pattern, label_check
 from libs.acceptance.regions import SourceView
@@ -38,6 +38,16 @@ _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _NUMBER = re.compile(r"[-+]?\d[\d.,' ]{0,30}")
 _QUOTE_MARKS = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e \t\n"
 _MAX_OCCURRENCES = 50
+CONTEXT_CHARS = 160
+# "order 52904 from", "Bestellung 41763 vom", "pedido 25147 del": a noun, its number and a
+# linking word right before the value bind the value to the noun, whatever follows it.
+_PREPOSITION = r"(?:from|of|dated|placed\s+on|vom|von|du|de|del|dal|della|dell'|da|do|van)"
+_ATTACHED = re.compile(
+    r"\w+\s+(?:(?:#|nr\.?|no\.?|n[º°]\.?)\s*)?[\w-]*\d[\w-]*\s*,?\s*"
+    rf"(?:{_PREPOSITION}\s+)?\Z|\w+\s+{_PREPOSITION}\s+\Z",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n[ \t]*\n")
 # A quote is a few words around the value; a paragraph would let any of its words "verify".
 MAX_QUOTE_CHARS = 200
 
@@ -69,25 +79,106 @@ def verify(
 
 
 def candidates(source: SourceView, rule: FieldRule) -> list[str]:
-    """Distinct values of the field's type in its allowed regions, in the source's spelling."""
+    """Distinct values of the field's type in its allowed regions, in the source's spelling.
+
+    With ``quote_cues``, an id counts only where its sentence names it so: "order 49915" is
+    a candidate order number, "ext. 31245" under a phone number is not.
+    """
     seen: dict[str, str] = {}
     for region in source.within(rule.regions):
-        for found in _candidates_in(region.text, rule):
+        for start, found in _candidates_in(region.text, rule):
+            if rule.kind == "id" and rule.quote_cues:
+                at = region.start + start
+                if not _cued(source, rule, (at, at + len(found))):
+                    continue
             seen.setdefault(found.casefold(), found)
     return list(seen.values())
 
 
-def _candidates_in(text: str, rule: FieldRule) -> Iterator[str]:
+def _candidates_in(text: str, rule: FieldRule) -> Iterator[tuple[int, str]]:
     if rule.kind == "email":
         for match in _EMAIL.finditer(text):
             address = match.group(0).strip(".")
             if "." in address.split("@", 1)[1]:
-                yield address
+                yield match.start(), address
     elif rule.kind == "id" and rule.pattern:
         pattern = re.compile(rule.pattern)
         for match in _TOKEN.finditer(text):
             if pattern.fullmatch(match.group(0)):
-                yield match.group(0)
+                yield match.start(), match.group(0)
+
+
+def _cued(source: SourceView, rule: FieldRule, span: tuple[int, int]) -> bool:
+    """Whether the sentence around ``span`` names the value as this field's: the cue word
+    nearest to it is one of ``quote_cues``, not one of ``counter_cues``. "My order 52904
+    from 11 October" dates the order; "my order arrived yesterday" dates the delivery."""
+    start, end = sentence_around(source, span)
+
+    def nearest(words: tuple[str, ...]) -> int | None:
+        distances = [
+            max(0, match.start() - span[1], span[0] - match.end())
+            for match in cue_pattern(words).finditer(source.text, start, end)
+        ] if words else []
+        return min(distances, default=None)
+
+    attached = _ATTACHED.search(source.text, start, span[0]) if rule.quote_cues else None
+    if attached is not None and cue_pattern(rule.quote_cues).match(attached.group(0)):
+        return True
+    cue, counter = nearest(rule.quote_cues), nearest(rule.counter_cues)
+    return cue is not None and (counter is None or cue < counter)
+
+
+def _value_span(
+    source: SourceView,
+    span: tuple[int, int],
+    value: Any,
+    rule: FieldRule,
+    message_date: date | None,
+) -> tuple[int, int]:
+    """Where in the quote the value itself stands: cue words are measured from there, so
+    "order 48213 arrived yesterday" puts "arrived", not "order", next to the date."""
+    quote = source.text[span[0] : span[1]]
+    words = str(value)
+    if rule.kind == "date":
+        named = [w for w, day in dates_named(quote, message_date, source.languages)
+                 if day.isoformat() == words[:10]]
+        words = named[0] if named else ""
+    at = quote.casefold().find(words.casefold()) if words else -1
+    return (span[0] + at, span[0] + at + len(words)) if at >= 0 else span
+
+
+def _rival_date(
+    source: SourceView,
+    rule: FieldRule,
+    span: tuple[int, int],
+    value: Any,
+    message_date: date | None,
+) -> str | None:
+    """Another date in the quote's sentence that could be this field's ("on 3 November, or
+    maybe on 4 November"): with cue words, one that they name as well."""
+    if rule.kind != "date":
+        return None
+    start, end = sentence_around(source, span)
+    sentence = source.text[start:end]
+    for words, day in dates_named(sentence, message_date, source.languages):
+        if day.isoformat() == str(value)[:10]:
+            continue
+        at = start + sentence.find(words)
+        if not rule.quote_cues or _cued(source, rule, (at, at + len(words))):
+            return f"{words.strip()} ({day.isoformat()})"
+    return None
+
+
+def sentence_around(source: SourceView, span: tuple[int, int]) -> tuple[int, int]:
+    """The sentence holding ``span`` (at most :data:`CONTEXT_CHARS` either side), inside the
+    regions it lies in: a cue in a quoted line does not speak for the author's sentence."""
+    text = source.text
+    inside = [r for r in source.regions if r.start < span[1] and span[0] < r.end]
+    low = max([span[0] - CONTEXT_CHARS, *(r.start for r in inside[:1])])
+    high = min([span[1] + CONTEXT_CHARS, *(r.end for r in inside[-1:])])
+    before = [m.end() for m in _SENTENCE_END.finditer(text, low, span[0])]
+    after = _SENTENCE_END.search(text, span[1], high)
+    return (before[-1] if before else low), (after.start() + 1 if after else high)
 
 
 def _null(name: str, rule: FieldRule, source: SourceView) -> Check:
@@ -137,7 +228,8 @@ def _verify_field(
                          value, quote, allowed[0])
     last_failure = _mismatch("")
     for span in allowed:
-        derived = _derive(value, source.text[span[0]:span[1]], rule, message_date)
+        derived = _derive(value, source.text[span[0]:span[1]], rule, message_date,
+                          source.languages)
         if isinstance(derived, Check):
             last_failure = derived
             continue
@@ -146,12 +238,19 @@ def _verify_field(
         if sender and not _share_a_word(str(derived), sender):
             last_failure = _mismatch(f"the sender is {sender} (From), not {derived}")
             continue
-        if rule.quote_cues and not cue_pattern(rule.quote_cues).search(found):
+        if rule.quote_cues and not _cued(
+            source, rule, _value_span(source, span, derived, rule, message_date)
+        ):
             last_failure = _mismatch(
-                "the quote does not say what the value is; quote the words around it, "
-                f"with one of: {', '.join(rule.quote_cues[:6])}"
+                "nothing around the quote says what the value is (a word such as "
+                f"{', '.join(rule.quote_cues[:4])})"
             )
             continue
+        rival = _rival_date(source, rule, span, derived, message_date)
+        if rival is not None:
+            return _fail(name, CheckName.AMBIGUOUS,
+                         f"the same sentence names another date for it: {rival}",
+                         value, quote, span)
         return Check(field=name, check=CheckName.VERIFIED, ok=True, detail="verified",
                      value=derived, quote=found, span=span)
     return last_failure.model_copy(
@@ -159,7 +258,13 @@ def _verify_field(
     )
 
 
-def _derive(value: Any, quote: str, rule: FieldRule, message_date: date | None) -> Any:
+def _derive(
+    value: Any,
+    quote: str,
+    rule: FieldRule,
+    message_date: date | None,
+    languages: tuple[str, ...],
+) -> Any:
     """The value in the quote's own spelling, or a failed :class:`Check` saying why not."""
     if rule.kind == "email":
         for match in _EMAIL.finditer(quote):
@@ -174,17 +279,19 @@ def _derive(value: Any, quote: str, rule: FieldRule, message_date: date | None) 
     if rule.kind == "number":
         return value if _number_in(value, quote) else _mismatch(f"{value} is not in the quote")
     if rule.kind == "date":
-        return _date_in(value, quote, message_date)
+        return _date_in(value, quote, message_date, languages)
     spelled = _Folded(quote).spelling_of(str(value))
     return spelled if spelled is not None else _mismatch(f"{value!r} does not occur in the quote")
 
 
-def _date_in(value: Any, quote: str, message_date: date | None) -> Any:
+def _date_in(
+    value: Any, quote: str, message_date: date | None, languages: tuple[str, ...]
+) -> Any:
     try:
         wanted = date.fromisoformat(str(value)[:10])
     except ValueError:
         return _mismatch(f"{value} is not a date")
-    dates = quote_dates(quote, message_date)
+    dates = quote_dates(quote, message_date, languages)
     if wanted in dates.certain and len(dates.certain) == 1:
         return value
     if len(dates.certain) > 1 and wanted in dates.certain:

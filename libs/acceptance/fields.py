@@ -54,6 +54,9 @@ class FieldRule:
     fallback: str | None = None
     # Words of which the field's quote must hold one (what says the value is this field's).
     quote_cues: tuple[str, ...] = ()
+    # Words that make such a value something else ("arrived": a delivery date); the cue
+    # nearer to the value decides.
+    counter_cues: tuple[str, ...] = ()
     # The value names the sender: it must agree with the From header's display name.
     sender: bool = False
 
@@ -88,6 +91,7 @@ def field_rules(model: type[BaseModel]) -> dict[str, FieldRule]:
             ),
             fallback=spec.get("fallback"),
             quote_cues=tuple(spec.get("quote_cues") or ()),
+            counter_cues=tuple(spec.get("counter_cues") or ()),
             sender=bool(spec.get("sender", False)),
         )
     return rules

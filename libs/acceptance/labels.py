@@ -3,9 +3,10 @@
 Agreement alone cannot catch a model that is consistently wrong (a small model that always
 answers the first enum value agrees with itself). Where a schema declares cues per label
 (``acceptance(cues={"refund_request": ["refund", "money back", ...]}, fallback=...)``), a
-label is grounded only when one of its cues occurs in the field's allowed regions; the
-catch-all ``fallback`` label only when no other label's cue does. A cue matches at the start
-of a word, case aside, so ``rembours`` covers "remboursement" and "remboursez".
+label is grounded only when one of its cues occurs in the field's allowed regions. The
+catch-all ``fallback`` label needs none (a question that names a delivery is still a
+question): agreement alone settles it. A cue matches at the start of a word, case aside, so
+``rembours`` covers "remboursement" and "remboursez".
 """
 
 from __future__ import annotations
@@ -19,21 +20,16 @@ from schemas.acceptance import Check, CheckName
 
 
 def label_check(name: str, label: str, rule: FieldRule, source: SourceView) -> Check:
-    found = {
-        other: match for other, _ in rule.cues
-        if (match := _first_cue(rule, other, source)) is not None
-    }
     if label == rule.fallback:
-        if found:
-            shown = ", ".join(f"{other} ({cue})" for other, (cue, _) in sorted(found.items()))
-            return Check(field=name, check=CheckName.NOT_GROUNDED, ok=False, value=label,
-                         detail=f"the sender's words point to another label: {shown}")
+        # "A question about my delivery" is a general inquiry that names a delivery: a
+        # catch-all cannot be grounded by words, only agreed on.
         return Check(field=name, check=CheckName.VERIFIED, ok=True, value=label,
-                     detail="no other label's cue occurs")
-    if label not in found:
+                     detail="the catch-all label: settled by agreement")
+    found = _first_cue(rule, label, source)
+    if found is None:
         return Check(field=name, check=CheckName.NOT_GROUNDED, ok=False, value=label,
                      detail=f"nothing in the sender's words indicates {label}")
-    cue, span = found[label]
+    cue, span = found
     return Check(field=name, check=CheckName.VERIFIED, ok=True, value=label,
                  detail=f"cue {cue!r}", quote=cue, span=span)
 

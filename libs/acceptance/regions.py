@@ -20,8 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
+from libs.acceptance.dates import reading_languages
 from schemas.acceptance import Region, RegionKind
 
 SourceKind = Literal["email", "text"]
@@ -161,6 +163,12 @@ class SourceView:
             labels[start:end] = [_K.SUSPECT] * (end - start)
         return cls(text=view, regions=tuple(_runs(view, labels)),
                    headers=tuple(_rendered_headers(shown)))
+
+    @cached_property
+    def languages(self) -> tuple[str, ...]:
+        """The languages dates are read in: the sender's own, then English."""
+        own = " ".join(r.text for r in self.regions if r.kind in (_K.AUTHOR, _K.HEADER))
+        return reading_languages(own)
 
     def header(self, name: str) -> str | None:
         return next((value for key, value in self.headers if key == name.lower()), None)

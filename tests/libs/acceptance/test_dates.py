@@ -33,6 +33,10 @@ MONDAY = date(2025, 3, 10)  # the message date of these cases
     ("ontem", date(2025, 3, 9)),
     ("besteld op 2 maart", date(2025, 3, 2)),
     ("gisteren", date(2025, 3, 9)),
+    ("vom 19. Februar 2025", date(2025, 2, 19)),
+    ("Bestellung vom 03.02.2025", date(2025, 2, 3)),
+    ("j'ai passé la commande le 3 et", date(2025, 3, 3)),
+    ("am 12. bestellt", date(2025, 2, 12)),
 ])
 def test_a_quote_names_its_date(quote: str, expected: date) -> None:
     assert quote_dates(quote, MONDAY).certain == {expected}

@@ -209,20 +209,32 @@ def test_quote_marks_and_an_ellipsis_around_a_quote_are_ignored(quote: str) -> N
     assert check("order_id", "48213", quote).ok
 
 
-def test_an_order_date_quote_must_say_it_is_the_order_date() -> None:
-    body = "My order 48213 arrived yesterday, broken. I bought it on 2 March."
-    assert check("order_date", "2025-03-09", "arrived yesterday", body=body).check == (
-        "evidence_mismatch")
-    assert check("order_date", "2025-03-02", "bought it on 2 March", body=body).ok
-    result = check("order_date", "2025-03-02", "2 March", body=body)
-    assert result.check == "evidence_mismatch" and "ordered" not in result.detail
-    assert "order" in result.detail
+@pytest.mark.parametrize(("body", "quote", "value", "ok"), [
+    ("My order 48213 arrived yesterday, broken.", "arrived yesterday", "2025-03-09", False),
+    ("My order 48213 arrived yesterday, broken.", "yesterday", "2025-03-09", False),
+    ("Order 48213 broke. I bought it on 2 March.", "2 March", "2025-03-02", True),
+    ("I placed order 48213 yesterday and it already arrived.", "yesterday", "2025-03-09", True),
+    ("My order 48213 from 2 March still has not arrived.", "2 March", "2025-03-02", True),
+    ("I ordered 48213 on 2 March and it arrived yesterday.", "yesterday", "2025-03-09", False),
+    ("Ich habe gestern einen Mixer bestellt, Bestellung 48213.", "gestern", "2025-03-09", True),
+    ("Meine Bestellung 48213 ist gestern angekommen.", "gestern", "2025-03-09", False),
+    ("Order 48213. It rained on 2 March.", "2 March", "2025-03-02", False),
+])
+def test_the_cue_nearest_to_an_order_date_says_whose_date_it_is(
+    body: str, quote: str, value: str, ok: bool
+) -> None:
+    result = check("order_date", value, quote, body=body)
+    assert result.ok is ok, result
+    if not ok:
+        assert result.check == "evidence_mismatch"
 
 
 def test_an_order_id_quote_must_name_the_order() -> None:
     body = "My customer number is 12345 and I have a question."
     assert check("order_id", "12345", "customer number is 12345", body=body).check == (
         "evidence_mismatch")
+    body = "Order question. Invoice 12345 is attached."
+    assert check("order_id", "12345", "Invoice 12345", body=body).check == "evidence_mismatch"
     assert check("order_id", "48213", "Bestellnummer 48213",
                  body="Meine Bestellnummer 48213 ist kaputt.").ok
 
@@ -247,3 +259,32 @@ def test_a_quote_of_a_whole_paragraph_verifies_nothing() -> None:
     body = "My order 48213 " + "is really very broken " * 12
     result = check("order_id", "48213", body.strip(), body=body)
     assert result.check == "evidence_mismatch" and "at most 200" in result.detail
+
+
+def test_a_number_not_named_as_an_order_is_no_rival_candidate() -> None:
+    body = "Can I exchange the jacket from order 49915?\n\nRavi\nOffice: +44 20 ext. 31245"
+    assert check("order_id", "49915", "order 49915", body=body).ok
+    two = "My orders 48213 and 48214 both broke."
+    assert check("order_id", "48213", "orders 48213", body=two).check == "ambiguous"
+
+
+@pytest.mark.parametrize(("body", "quote", "value"), [
+    ("Il pacco dell'ordine 53378 del 2 marzo 2025 è arrivato rotto.", "del 2 marzo 2025",
+     "2025-03-02"),
+    ("Meine Bestellung 41763 vom 02.03.2025 ist angekommen, aber kaputt.", "vom 02.03.2025",
+     "2025-03-02"),
+    ("Quiero devolver el pedido 25147 del 2 de marzo de 2025 y recibir el reembolso.",
+     "del 2 de marzo de 2025", "2025-03-02"),
+])
+def test_a_date_bound_to_the_order_noun_is_the_order_date(
+    body: str, quote: str, value: str
+) -> None:
+    assert check("order_date", value, quote, body=body).ok
+
+
+def test_a_sentence_naming_two_order_dates_is_ambiguous() -> None:
+    body = "I placed order 44871 on 3 March 2025, or maybe on 4 March 2025, I am not sure."
+    result = check("order_date", "2025-03-03", "on 3 March 2025", body=body)
+    assert result.check == "ambiguous" and "2025-03-04" in result.detail
+    fine = "I ordered 48213 on 2 March 2025 and it arrived on 5 March 2025."
+    assert check("order_date", "2025-03-02", "ordered 48213 on 2 March 2025", body=fine).ok
