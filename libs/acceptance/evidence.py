@@ -47,6 +47,9 @@ _ATTACHED = re.compile(
     rf"(?:{_PREPOSITION}\s+)?\Z|\w+\s+{_PREPOSITION}\s+\Z",
     re.IGNORECASE,
 )
+_LEADING_PREPOSITION = re.compile(
+    rf"^\s*(?:(?:on|at|am|le|el|il|em|op|the)\s+)?(?:{_PREPOSITION}\s+)?", re.IGNORECASE
+)
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n[ \t]*\n")
 # A quote is a few words around the value; a paragraph would let any of its words "verify".
 MAX_QUOTE_CHARS = 200
@@ -142,7 +145,9 @@ def _value_span(
     if rule.kind == "date":
         named = [w for w, day in dates_named(quote, message_date, source.languages)
                  if day.isoformat() == words[:10]]
-        words = named[0] if named else ""
+        # dateparser's words may start with the preposition ("on 2 March"), which is what
+        # binds the date to the noun before it.
+        words = _LEADING_PREPOSITION.sub("", named[0]) if named else ""
     at = quote.casefold().find(words.casefold()) if words else -1
     return (span[0] + at, span[0] + at + len(words)) if at >= 0 else span
 

@@ -288,3 +288,9 @@ def test_a_sentence_naming_two_order_dates_is_ambiguous() -> None:
     assert result.check == "ambiguous" and "2025-03-04" in result.detail
     fine = "I ordered 48213 on 2 March 2025 and it arrived on 5 March 2025."
     assert check("order_date", "2025-03-02", "ordered 48213 on 2 March 2025", body=fine).ok
+
+
+def test_an_order_date_verifies_without_a_message_date() -> None:
+    body = "My order 48213 placed on 2025-03-02 arrived with a cracked screen."
+    assert check("order_date", "2025-03-02", "placed on 2025-03-02", body=body, headers=None,
+                 sent=None).ok
