@@ -19,6 +19,7 @@ from schemas.acceptance import AcceptanceVerdict
 from schemas.attempt import Attempt
 from schemas.principal import DEFAULT_TENANT
 
+
 class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"

@@ -10,7 +10,8 @@ refuses to guess:
   none: only expressions whose period is a day count ("yesterday", "last Monday");
 * a slash date whose day and month could swap ("03/02/2025") is ambiguous (dotted and
   dashed ones are read day first, as Europe writes them);
-* a bare day of the month ("le 3", "am 3.") is the last such day on or before the message;
+* a bare day of the month ("le 3", "am 3.") is the last such day on or before the message,
+  when nothing else in the text is a date;
 * a relative date with no message date to count from is unknowable (read against two far
   apart bases, it moves).
 """
@@ -84,7 +85,7 @@ def quote_dates(
         certain = readings[0]
     else:
         certain = _read(quote, datetime.combine(message_date, time(12)), languages)
-        certain |= _bare_days(quote, message_date)
+        certain = certain or _bare_days(quote, message_date)
     possible = set(certain)
     why = ""
     for match in _NUMERIC_DATE.finditer(quote):
@@ -108,7 +109,7 @@ def dates_named(
         first, second = (_pairs(text, base, languages) for base in _PROBE_BASES)
         return sorted(first & second, key=lambda pair: text.find(pair[0]))
     base = datetime.combine(message_date, time(12))
-    pairs = _pairs(text, base, languages) | set(_bare_day_pairs(text, message_date))
+    pairs = _pairs(text, base, languages) or set(_bare_day_pairs(text, message_date))
     return sorted(pairs, key=lambda pair: text.find(pair[0]))
 
 

@@ -41,7 +41,10 @@ _MAX_OCCURRENCES = 50
 CONTEXT_CHARS = 160
 # "order 52904 from", "Bestellung 41763 vom", "pedido 25147 del": a noun, its number and a
 # linking word right before the value bind the value to the noun, whatever follows it.
-_PREPOSITION = r"(?:from|of|dated|placed\s+on|vom|von|du|de|del|dal|della|dell'|da|do|van)"
+_PREPOSITION = (
+    r"(?:from|of|dated|on|placed\s+on|vom|von|am|du|le|de|del|el|dal|della|dell'|il|da|do|em"
+    r"|van|op)"
+)
 _ATTACHED = re.compile(
     r"\w+\s+(?:(?:#|nr\.?|no\.?|n[º°]\.?)\s*)?[\w-]*\d[\w-]*\s*,?\s*"
     rf"(?:{_PREPOSITION}\s+)?\Z|\w+\s+{_PREPOSITION}\s+\Z",

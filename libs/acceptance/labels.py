@@ -51,8 +51,9 @@ def _first_cue(
 
 @lru_cache(maxsize=256)
 def cue_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
-    """Any of ``words`` at the start of a word, case aside, spaces inside a cue flexible."""
+    """Any of ``words`` at the start of a word (matched to the word's end), case aside,
+    spaces inside a cue flexible."""
     alternatives = "|".join(
         r"\s+".join(re.escape(part) for part in word.split()) for word in words
     )
-    return re.compile(rf"(?<!\w)(?:{alternatives})", re.IGNORECASE)
+    return re.compile(rf"(?<!\w)(?:{alternatives})\w*", re.IGNORECASE)

@@ -32,8 +32,8 @@ from libs.acceptance import (
     verify,
 )
 from schemas.attempt import FieldError
+from schemas.inputs.extract import ExtractInput
 from workers.extraction.email_source import SourceDocument
-from workers.extraction.job_input import ExtractInput
 
 VERIFIED = "verified"
 
