@@ -75,4 +75,6 @@ def test_a_killed_worker_resumes_the_agreement_samples_it_has_not_drawn(
     assert samples == [False, True, True]
     # Neither the record nor sample 1 was paid for again: one request more than the kill.
     assert len(llm.requests) == 4
-    assert llm.requests[3]["messages"] == llm.requests[0]["messages"]
+    # The resumed sample 2 is the killed one asked again (the same enum order).
+    assert llm.requests[3]["messages"] == llm.requests[2]["messages"]
+    assert llm.requests[3]["messages"] != llm.requests[1]["messages"]

@@ -86,3 +86,24 @@ def portable_pattern(pattern: str) -> str:
     for shorthand, explicit in _REGEX_CLASSES.items():
         pattern = pattern.replace(shorthand, explicit)
     return pattern
+
+
+def with_enums_rotated(schema: dict[str, Any], shift: int) -> dict[str, Any]:
+    """``schema`` with every enum's values listed ``shift`` places further on. Agreement
+    samples are asked this way, so a model that answers by position (the first value, as a
+    small model does) gives different answers and cannot agree with itself."""
+    rotated: dict[str, Any] = _rotate(copy.deepcopy(schema), shift)
+    return rotated
+
+
+def _rotate(node: Any, shift: int) -> Any:
+    if isinstance(node, list):
+        return [_rotate(item, shift) for item in node]
+    if not isinstance(node, dict):
+        return node
+    rotated = {key: _rotate(value, shift) for key, value in node.items() if key != "enum"}
+    if isinstance(node.get("enum"), list) and node["enum"]:
+        values = node["enum"]
+        cut = shift % len(values)
+        rotated["enum"] = values[cut:] + values[:cut]
+    return rotated

@@ -10,6 +10,7 @@ untouched (they are not attempts); a 4xx the endpoint will always refuse is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -42,7 +43,7 @@ from workers.extraction.budget import (
     check_next_sample,
 )
 from workers.extraction.correction import correction_messages
-from workers.extraction.decoding_schema import decoding_schema
+from workers.extraction.decoding_schema import decoding_schema, with_enums_rotated
 from workers.extraction.email_source import (
     SourceDocument,
     UnreadableEmail,
@@ -77,21 +78,29 @@ def extract(context: JobContext) -> dict[str, Any]:
     )
     attempts = list(job.attempts)
     schema = decoding_schema(entry.model)
-    asked = envelope_schema(schema, gate.evidence_fields) if gate else schema
-    first = first_messages(
-        system_prompt(entry.name, asked, request.instructions, evidence=gate is not None),
-        gate.document(document) if gate else document,
-        request.reviewer_hint,
-    )
-    if context.settings.llm_system_in_user or context.settings.llm_base_url is None:
-        first = fold_system(first)  # the local Gemma template drops system turns
+    fold = context.settings.llm_system_in_user or context.settings.llm_base_url is None
+
+    def prompt(shift: int = 0) -> tuple[list[Message], dict[str, Any]]:
+        """The first-attempt messages and the schema they ask for; agreement sample k lists
+        each enum's values shifted by k (see ``with_enums_rotated``)."""
+        shown = with_enums_rotated(schema, shift) if shift else schema
+        asked = envelope_schema(shown, gate.evidence_fields) if gate else shown
+        messages = first_messages(
+            system_prompt(entry.name, asked, request.instructions, evidence=gate is not None),
+            gate.document(document) if gate else document,
+            request.reviewer_hint,
+        )
+        # The local Gemma template drops system turns.
+        return (fold_system(messages) if fold else messages), asked
+
+    first, asked = prompt()
     budget = Budget.for_job(context.settings, request.budget)
     last = _last_attempt(attempts)
     if last is not None and last.outcome is AttemptOutcome.VALID and last.record:
         # Resumed after the record was found: sample (verified mode) or deliver, nothing more.
         if gate is None:
             return _accept(context, entry, last.record, noted=False)
-        return _agree(context, entry, gate, attempts, first, asked, budget, request.model)
+        return _agree(context, entry, gate, attempts, prompt, budget, request.model)
 
     # Verified mode: the gate checks the source, the schema only what holds anywhere.
     validation_context = (
@@ -150,7 +159,7 @@ def extract(context: JobContext) -> dict[str, Any]:
         if outcome is AttemptOutcome.VALID and record is not None:
             if gate is None:
                 return _accept(context, entry, record, noted=True)
-            return _agree(context, entry, gate, attempts, first, asked, budget, request.model)
+            return _agree(context, entry, gate, attempts, prompt, budget, request.model)
         observe_validation_failure(
             entry.name,
             error_signature(e.model_dump() for e in errors) or f"$:{outcome}",
@@ -197,15 +206,15 @@ def _agree(
     entry: SchemaEntry,
     gate: Gate,
     attempts: list[Attempt],
-    first: list[Message],
-    asked: dict[str, Any],
+    prompt: Callable[[int], tuple[list[Message], dict[str, Any]]],
     budget: Budget,
     model: str | None,
 ) -> dict[str, Any]:
     """Draw the agreement samples the record still needs, then accept it or refuse it.
 
-    Each sample is the first attempt's prompt again, warmer; it is on the ledger (as
-    ``sample``) before the next starts, so a redelivered job resumes with the samples it has.
+    Sample k is the first attempt's prompt again, warmer, with each enum's values listed k
+    places on; it is on the ledger (as ``sample``) before the next starts, so a redelivered
+    job resumes with the samples it has.
     """
     chosen_at = max(index for index, attempt in enumerate(attempts) if not attempt.sample)
     chosen = attempts[chosen_at]
@@ -219,15 +228,16 @@ def _agree(
             verdict = gate.verdict(chosen.record, chosen.evidence, _sampled(samples))
             raise _refused(str(exc), verdict, entry, reason=exc.reason) from None
         number = len(attempts) + 1
+        messages, asked = prompt(len(samples) + 1)
         with context.step("llm_sample", attempt=number) as step:
             result, mode = _call(
-                context, entry, asked, first, chosen.max_tokens, temperature, model
+                context, entry, asked, messages, chosen.max_tokens, temperature, model
             )
             step.update(prompt_tokens=result.prompt_tokens,
                         completion_tokens=result.completion_tokens)
         judged = judge(entry.model, result.text, result.finish_reason, {}, envelope=True)
         sample = _attempt(
-            number, result, mode, first, chosen.max_tokens, temperature,
+            number, result, mode, messages, chosen.max_tokens, temperature,
             outcome=judged.outcome, parse_error=judged.parse_error, errors=judged.errors,
             record=judged.record, evidence=judged.evidence, sample=True,
         )
