@@ -10,7 +10,10 @@ Deterministic, field by field (one check each, the first that fails, or ``verifi
    quote fails to single out (``ambiguous``: two order numbers, two addresses, a quote with
    two dates); a person decides those;
 4. the value is derivable from the quote (``evidence_mismatch``): emails, ids and strings as
-   substrings, numbers parsed, dates parsed relative to the message date.
+   substrings, numbers parsed, dates parsed relative to the message date;
+5. where the field declares cue words, the sentence around the value names it as this
+   field's (:mod:`libs.acceptance.context`), and names no second date for it (``ambiguous``);
+   a ``sender`` field agrees with the From header's display name.
 
 An enum label with declared cues is grounded by them instead (:mod:`libs.acceptance.labels`).
 
@@ -27,9 +30,10 @@ from datetime import date
 from email.utils import parseaddr
 from typing import Any
 
-from libs.acceptance.dates import dates_named, quote_dates
+from libs.acceptance.context import cued, rival_date, value_span
+from libs.acceptance.dates import quote_dates
 from libs.acceptance.fields import FieldRule
-from libs.acceptance.labels import cue_pattern, label_check
+from libs.acceptance.labels import label_check
 from libs.acceptance.regions import SourceView
 from schemas.acceptance import Check, CheckName
 
@@ -38,22 +42,6 @@ _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _NUMBER = re.compile(r"[-+]?\d[\d.,' ]{0,30}")
 _QUOTE_MARKS = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e \t\n"
 _MAX_OCCURRENCES = 50
-CONTEXT_CHARS = 160
-# "order 52904 from", "Bestellung 41763 vom", "pedido 25147 del": a noun, its number and a
-# linking word right before the value bind the value to the noun, whatever follows it.
-_PREPOSITION = (
-    r"(?:from|of|dated|on|placed\s+on|vom|von|am|du|le|de|del|el|dal|della|dell'|il|da|do|em"
-    r"|van|op)"
-)
-_ATTACHED = re.compile(
-    r"\w+\s+(?:(?:#|nr\.?|no\.?|n[º°]\.?)\s*)?[\w-]*\d[\w-]*\s*,?\s*"
-    rf"(?:{_PREPOSITION}\s+)?\Z|\w+\s+{_PREPOSITION}\s+\Z",
-    re.IGNORECASE,
-)
-_LEADING_PREPOSITION = re.compile(
-    rf"^\s*(?:(?:on|at|am|le|el|il|em|op|the)\s+)?(?:{_PREPOSITION}\s+)?", re.IGNORECASE
-)
-_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n[ \t]*\n")
 # A quote is a few words around the value; a paragraph would let any of its words "verify".
 MAX_QUOTE_CHARS = 200
 
@@ -95,7 +83,7 @@ def candidates(source: SourceView, rule: FieldRule) -> list[str]:
         for start, found in _candidates_in(region.text, rule):
             if rule.kind == "id" and rule.quote_cues:
                 at = region.start + start
-                if not _cued(source, rule, (at, at + len(found))):
+                if not cued(source, rule, (at, at + len(found))):
                     continue
             seen.setdefault(found.casefold(), found)
     return list(seen.values())
@@ -112,81 +100,6 @@ def _candidates_in(text: str, rule: FieldRule) -> Iterator[tuple[int, str]]:
         for match in _TOKEN.finditer(text):
             if pattern.fullmatch(match.group(0)):
                 yield match.start(), match.group(0)
-
-
-def _cued(source: SourceView, rule: FieldRule, span: tuple[int, int]) -> bool:
-    """Whether the sentence around ``span`` names the value as this field's: the cue word
-    nearest to it is one of ``quote_cues``, not one of ``counter_cues``. "My order 52904
-    from 11 October" dates the order; "my order arrived yesterday" dates the delivery."""
-    start, end = sentence_around(source, span)
-
-    def nearest(words: tuple[str, ...]) -> int | None:
-        distances = [
-            max(0, match.start() - span[1], span[0] - match.end())
-            for match in cue_pattern(words).finditer(source.text, start, end)
-        ] if words else []
-        return min(distances, default=None)
-
-    attached = _ATTACHED.search(source.text, start, span[0]) if rule.quote_cues else None
-    if attached is not None and cue_pattern(rule.quote_cues).match(attached.group(0)):
-        return True
-    cue, counter = nearest(rule.quote_cues), nearest(rule.counter_cues)
-    return cue is not None and (counter is None or cue < counter)
-
-
-def _value_span(
-    source: SourceView,
-    span: tuple[int, int],
-    value: Any,
-    rule: FieldRule,
-    message_date: date | None,
-) -> tuple[int, int]:
-    """Where in the quote the value itself stands: cue words are measured from there, so
-    "order 48213 arrived yesterday" puts "arrived", not "order", next to the date."""
-    quote = source.text[span[0] : span[1]]
-    words = str(value)
-    if rule.kind == "date":
-        named = [w for w, day in dates_named(quote, message_date, source.languages)
-                 if day.isoformat() == words[:10]]
-        # dateparser's words may start with the preposition ("on 2 March"), which is what
-        # binds the date to the noun before it.
-        words = _LEADING_PREPOSITION.sub("", named[0]) if named else ""
-    at = quote.casefold().find(words.casefold()) if words else -1
-    return (span[0] + at, span[0] + at + len(words)) if at >= 0 else span
-
-
-def _rival_date(
-    source: SourceView,
-    rule: FieldRule,
-    span: tuple[int, int],
-    value: Any,
-    message_date: date | None,
-) -> str | None:
-    """Another date in the quote's sentence that could be this field's ("on 3 November, or
-    maybe on 4 November"): with cue words, one that they name as well."""
-    if rule.kind != "date":
-        return None
-    start, end = sentence_around(source, span)
-    sentence = source.text[start:end]
-    for words, day in dates_named(sentence, message_date, source.languages):
-        if day.isoformat() == str(value)[:10]:
-            continue
-        at = start + sentence.find(words)
-        if not rule.quote_cues or _cued(source, rule, (at, at + len(words))):
-            return f"{words.strip()} ({day.isoformat()})"
-    return None
-
-
-def sentence_around(source: SourceView, span: tuple[int, int]) -> tuple[int, int]:
-    """The sentence holding ``span`` (at most :data:`CONTEXT_CHARS` either side), inside the
-    regions it lies in: a cue in a quoted line does not speak for the author's sentence."""
-    text = source.text
-    inside = [r for r in source.regions if r.start < span[1] and span[0] < r.end]
-    low = max([span[0] - CONTEXT_CHARS, *(r.start for r in inside[:1])])
-    high = min([span[1] + CONTEXT_CHARS, *(r.end for r in inside[-1:])])
-    before = [m.end() for m in _SENTENCE_END.finditer(text, low, span[0])]
-    after = _SENTENCE_END.search(text, span[1], high)
-    return (before[-1] if before else low), (after.start() + 1 if after else high)
 
 
 def _null(name: str, rule: FieldRule, source: SourceView) -> Check:
@@ -246,15 +159,15 @@ def _verify_field(
         if sender and not _share_a_word(str(derived), sender):
             last_failure = _mismatch(f"the sender is {sender} (From), not {derived}")
             continue
-        if rule.quote_cues and not _cued(
-            source, rule, _value_span(source, span, derived, rule, message_date)
+        if rule.quote_cues and not cued(
+            source, rule, value_span(source, span, derived, rule, message_date)
         ):
             last_failure = _mismatch(
                 "nothing around the quote says what the value is (a word such as "
                 f"{', '.join(rule.quote_cues[:4])})"
             )
             continue
-        rival = _rival_date(source, rule, span, derived, message_date)
+        rival = rival_date(source, rule, span, derived, message_date)
         if rival is not None:
             return _fail(name, CheckName.AMBIGUOUS,
                          f"the same sentence names another date for it: {rival}",
