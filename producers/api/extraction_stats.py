@@ -3,7 +3,8 @@
 Computed from the attempt ledgers of recent ``extract`` jobs (the newest ``limit``, at most
 10,000, read a page at a time and never held all at once), so the figures count every
 attempt, failed ones included: tokens per accepted record is what an accepted record
-really cost.
+really cost. Agreement samples (acceptance mode ``verified``) count in the tokens, not as
+attempts: "succeeded at attempt 2" means the second correction attempt.
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ class _Tally:
 
     def add(self, job: Job) -> None:
         self.jobs += 1
-        attempts = job.attempts
+        self.tokens += sum(attempt.tokens for attempt in job.attempts)
+        attempts = [attempt for attempt in job.attempts if not attempt.sample]
         self.attempts += len(attempts)
-        self.tokens += sum(attempt.tokens for attempt in attempts)
         if attempts:
             self.with_attempts += 1
             if attempts[0].outcome is AttemptOutcome.VALID:

@@ -88,7 +88,8 @@ def test_extraction_stats_per_schema_model_and_mode(sluice_env: SluiceEnv) -> No
                 "prompt_tokens": 100, "completion_tokens": 50}
 
     store = sluice_env.store
-    for attempts in ([attempt(1, "valid")], [attempt(1, "invalid"), attempt(2, "valid")]):
+    sample = {**attempt(3, "valid"), "sample": True, "prompt_tokens": 0, "completion_tokens": 30}
+    for attempts in ([attempt(1, "valid")], [attempt(1, "invalid"), attempt(2, "valid"), sample]):
         store.create(Job(kind="extract", input={"schema": "support_ticket"},
                          status=JobStatus.SUCCEEDED, schema_name="support_ticket",
                          attempts=attempts))
@@ -100,8 +101,9 @@ def test_extraction_stats_per_schema_model_and_mode(sluice_env: SluiceEnv) -> No
     assert group["jobs"] == 3
     assert group["first_pass_valid_rate"] == round(1 / 3, 4)
     assert group["success_by_attempt"] == {"1": 1, "2": 1}
-    assert group["tokens"] == 3 * 150 + 120
-    assert group["tokens_per_accepted_record"] == (3 * 150 + 120) / 2
+    assert group["tokens"] == 3 * 150 + 120 + 30  # an agreement sample's tokens count
+    assert group["tokens_per_accepted_record"] == (3 * 150 + 120 + 30) / 2
+    assert group["attempts"] == 4  # it is not an attempt
     assert group["dlq_rate"] == round(1 / 3, 4)
     assert group["top_error_signatures"] == [{"signature": "order_id:not_in_source", "count": 1}]
 
