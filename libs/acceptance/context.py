@@ -41,6 +41,12 @@ def cued(source: SourceView, rule: FieldRule, span: tuple[int, int]) -> bool:
     """Whether the sentence around ``span`` names the value as this field's: the cue word
     nearest to it is one of ``quote_cues``, not one of ``counter_cues``. "My order 52904
     from 11 October" dates the order; "my order arrived yesterday" dates the delivery."""
+    return claim(source, rule, span) == "cue"
+
+
+def claim(source: SourceView, rule: FieldRule, span: tuple[int, int]) -> str | None:
+    """``"cue"`` or ``"counter"``: which kind of cue word speaks for the value at ``span``
+    (the nearer one, or one binding it as "order 52904 from"); ``None`` when none does."""
     start, end = sentence_around(source, span)
 
     def nearest(words: tuple[str, ...]) -> int | None:
@@ -52,9 +58,11 @@ def cued(source: SourceView, rule: FieldRule, span: tuple[int, int]) -> bool:
 
     attached = _ATTACHED.search(source.text, start, span[0]) if rule.quote_cues else None
     if attached is not None and cue_pattern(rule.quote_cues).match(attached.group(0)):
-        return True
+        return "cue"
     cue, counter = nearest(rule.quote_cues), nearest(rule.counter_cues)
-    return cue is not None and (counter is None or cue < counter)
+    if cue is not None and (counter is None or cue < counter):
+        return "cue"
+    return "counter" if counter is not None else None
 
 
 def value_span(
@@ -85,18 +93,18 @@ def rival_date(
     value: Any,
     message_date: date | None,
 ) -> str | None:
-    """Another date in the quote's sentence that could be this field's ("on 3 November, or
-    maybe on 4 November"): with cue words, one that they name as well."""
+    """Another date in the field's allowed regions that could be this field's: "on 3
+    November, or maybe on 4 November", or "I ordered on 2 March. No, it was 3 March." With
+    cue words, a date they name as something else ("arrived yesterday") is no rival."""
     if rule.kind != "date":
         return None
-    start, end = sentence_around(source, span)
-    sentence = source.text[start:end]
-    for words, day in dates_named(sentence, message_date, source.languages):
-        if day.isoformat() == str(value)[:10]:
-            continue
-        at = start + sentence.find(words)
-        if not rule.quote_cues or cued(source, rule, (at, at + len(words))):
-            return f"{words.strip()} ({day.isoformat()})"
+    for region in source.within(rule.regions):
+        for words, day in dates_named(region.text, message_date, source.languages):
+            if day.isoformat() == str(value)[:10]:
+                continue
+            at = region.start + region.text.find(words)
+            if not rule.quote_cues or claim(source, rule, (at, at + len(words))) != "counter":
+                return f"{words.strip()} ({day.isoformat()})"
     return None
 
 

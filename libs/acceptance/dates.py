@@ -62,6 +62,15 @@ _BARE_DAY = re.compile(
 )
 
 
+_SPAN_WORDS = (
+    r"(?:after|for|within|during|nach|für|innerhalb|während|pendant|après|dans|durante"
+    r"|después|tras|entro|dopo|per|binnen|gedurende|depois)"
+)
+_DURATION = re.compile(rf"{_SPAN_WORDS}\b", re.IGNORECASE)
+# dateparser leaves the word out of the match: "nach drei Tagen" comes back as "drei Tagen".
+_DURATION_BEFORE = re.compile(rf"\b{_SPAN_WORDS}\s+\Z", re.IGNORECASE)
+
+
 class QuoteDates:
     """The dates a quote names: ``certain`` in every reading, ``possible`` in some."""
 
@@ -137,6 +146,7 @@ def _pairs(quote: str, base: datetime, languages: tuple[str, ...]) -> set[tuple[
             readings.append({
                 (words, moment.date()) for words, moment in matches
                 if _worded(words) and not _BARE_DAY.fullmatch(words.strip())
+                and not _DURATION_BEFORE.search(quote[: max(quote.find(words), 0)][-20:])
                 and _names_a_day(words, language, settings)
             })
         found |= readings[0] & readings[1]
@@ -144,10 +154,15 @@ def _pairs(quote: str, base: datetime, languages: tuple[str, ...]) -> set[tuple[
 
 
 def _worded(words: str) -> bool:
-    """Not a stray short word dateparser takes for a weekday ("die": Dienstag, "me":
-    mercredi): a date has a digit in it, or a word of four letters or more."""
+    """A date, not a stray short word dateparser takes for a weekday ("die": Dienstag, "and
+    we": Wednesday) nor a duration ("after two days", "nach drei Tagen"): it has a digit or a
+    word of four letters or more, and does not open with a word that makes it a span."""
     stripped = words.strip()
-    return any(char.isdigit() for char in stripped) or len(stripped) >= 4
+    if _DURATION.match(stripped):
+        return False
+    return any(char.isdigit() for char in stripped) or any(
+        len(token) >= 4 for token in re.findall(r"\w+", stripped)
+    )
 
 
 def _names_a_day(text: str, language: str, settings: dict[str, Any]) -> bool:

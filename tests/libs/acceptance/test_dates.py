@@ -70,3 +70,10 @@ def test_an_absolute_date_needs_no_message_date() -> None:
 def test_two_dates_in_one_quote_are_both_named() -> None:
     found = quote_dates("ordered 2025-03-02, delivered 2025-03-05", MONDAY)
     assert found.certain == {date(2025, 3, 2), date(2025, 3, 5)}
+
+
+@pytest.mark.parametrize("text", [
+    "it stopped working after two days", "nach drei Tagen kaputt", "and we took it", "die ist",
+])
+def test_durations_and_stray_short_words_are_no_dates(text: str) -> None:
+    assert quote_dates(text, MONDAY).certain == frozenset()

@@ -294,3 +294,11 @@ def test_an_order_date_verifies_without_a_message_date() -> None:
     body = "My order 48213 placed on 2025-03-02 arrived with a cracked screen."
     assert check("order_date", "2025-03-02", "placed on 2025-03-02", body=body, headers=None,
                  sent=None).ok
+
+
+def test_a_second_order_date_in_another_sentence_is_ambiguous() -> None:
+    body = "I ordered 48213 on 2 March 2025. Sorry, no: it was on 3 March 2025."
+    assert check("order_date", "2025-03-02", "ordered 48213 on 2 March 2025",
+                 body=body).check == "ambiguous"
+    other = "I ordered 48213 on 2 March 2025. It arrived on 5 March 2025, broken."
+    assert check("order_date", "2025-03-02", "ordered 48213 on 2 March 2025", body=other).ok
