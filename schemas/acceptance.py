@@ -90,6 +90,7 @@ def acceptance(
     kind: FieldKind | None = None,
     cues: Mapping[str, Iterable[str]] | None = None,
     fallback: str | None = None,
+    strong_cues: Mapping[str, Iterable[str]] | None = None,
     quote_cues: Iterable[str] | None = None,
     counter_cues: Iterable[str] | None = None,
     sender: bool | None = None,
@@ -98,8 +99,9 @@ def acceptance(
 
     ``cues`` ground an enum label in the source: for each label, words (or word beginnings)
     of which at least one must occur in the field's allowed regions for the label to be
-    accepted. ``fallback`` is a catch-all label that needs no cue. Both are optional;
-    without them a label is settled by agreement alone.
+    accepted. ``fallback`` is a catch-all label that needs no cue, but is refused when one of
+    another label's ``strong_cues`` occurs. All optional; without them a label is settled
+    by agreement alone.
     ``quote_cues`` are words one of which must stand in the sentence around the quoted value,
     nearer to it than any of the ``counter_cues``, so the source says what the value is:
     "ordered on 2 March" dates the order, "arrived yesterday" the delivery.
@@ -119,6 +121,10 @@ def acceptance(
         spec["cues"] = {str(label): [str(cue) for cue in words] for label, words in cues.items()}
     if fallback is not None:
         spec["fallback"] = fallback
+    if strong_cues is not None:
+        spec["strong_cues"] = {
+            str(label): [str(cue) for cue in words] for label, words in strong_cues.items()
+        }
     if quote_cues is not None:
         spec["quote_cues"] = [str(cue) for cue in quote_cues]
     if counter_cues is not None:
@@ -137,12 +143,13 @@ def check_acceptance(spec: dict[str, Any], where: str) -> None:
     for region in spec.get("regions", ()):
         if region not in RegionKind.__members__.values():
             raise InvalidAcceptanceMetadata(f"{where}: unknown region {region!r}")
-    cues = spec.get("cues", {})
-    if not isinstance(cues, dict) or not all(
-        isinstance(words, list) and all(isinstance(w, str) and w.strip() for w in words)
-        for words in cues.values()
-    ):
-        raise InvalidAcceptanceMetadata(f"{where}: cues must map labels to lists of words")
+    for key in ("cues", "strong_cues"):
+        cues = spec.get(key, {})
+        if not isinstance(cues, dict) or not all(
+            isinstance(words, list) and all(isinstance(w, str) and w.strip() for w in words)
+            for words in cues.values()
+        ):
+            raise InvalidAcceptanceMetadata(f"{where}: {key} must map labels to lists of words")
     for key in ("quote_cues", "counter_cues"):
         words = spec.get(key, [])
         if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):

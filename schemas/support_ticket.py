@@ -91,6 +91,30 @@ ISSUE_CUES: dict[str, list[str]] = {
 }
 
 
+# Words a general inquiry never holds: with one of these in the sender's words, the catch-all
+# label is refused (a consistently wrong model cannot file a broken screen as a question).
+STRONG_ISSUE_CUES: dict[str, list[str]] = {
+    "refund_request": [
+        "refund", "money back", "reimburs", "rückerstatt", "geld zurück", "rembours",
+        "reembols", "rimbors", "estorno", "reembols", "terugbetal", "geld terug",
+    ],
+    "product_defect": [
+        "broken", "defect", "damaged", "cracked", "faulty", "doesn't work", "does not work",
+        "stopped working", "kaputt", "defekt", "beschädigt", "funktioniert nicht", "cassé",
+        "défectueu", "endommag", "ne fonctionne pas", "roto", "rota", "defectuos", "no funciona",
+        "rotto", "rotta", "difettos", "danneggiat", "non funziona", "quebrad", "defeituos",
+        "danificad", "não funciona", "kapot", "beschadigd", "werkt niet",
+    ],
+    "delivery_issue": [
+        "never arrived", "not arrived", "hasn't arrived", "has not arrived", "didn't arrive",
+        "did not arrive", "not received", "never received", "still waiting", "rien reçu",
+        "toujours pas reçu", "nicht angekommen", "noch nicht da",
+        "nie angekommen", "pas reçu", "jamais reçu", "pas arrivé", "no ha llegado",
+        "no llegó", "non è arrivato", "non è mai arrivato", "não chegou", "nunca chegou",
+        "niet aangekomen", "nooit aangekomen",
+    ],
+}
+
 # What makes a number the ORDER number: its quote must name it so ("my order 48213",
 # "Bestellnummer 48213"), or a customer number or a postcode could pass for one.
 ORDER_ID_CUES: list[str] = [
@@ -154,7 +178,9 @@ class SupportTicket(BaseModel):
     )
     issue_type: IssueType = Field(
         description="What the customer needs.",
-        json_schema_extra=acceptance(agree=3, cues=ISSUE_CUES, fallback="general_inquiry"),
+        json_schema_extra=acceptance(
+            agree=3, cues=ISSUE_CUES, fallback="general_inquiry", strong_cues=STRONG_ISSUE_CUES
+        ),
     )
     order_date: date = Field(
         description="The date the order was placed (YYYY-MM-DD).",

@@ -52,6 +52,8 @@ class FieldRule:
     # For enum fields: words that ground each label in the source, and the catch-all label.
     cues: tuple[tuple[str, tuple[str, ...]], ...] = ()
     fallback: str | None = None
+    # Per label, words that rule the catch-all label out when the sender writes them.
+    strong_cues: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Words of which the field's quote must hold one (what says the value is this field's).
     quote_cues: tuple[str, ...] = ()
     # Words that make such a value something else ("arrived": a delivery date); the cue
@@ -90,6 +92,10 @@ def field_rules(model: type[BaseModel]) -> dict[str, FieldRule]:
                 (str(label), tuple(words)) for label, words in (spec.get("cues") or {}).items()
             ),
             fallback=spec.get("fallback"),
+            strong_cues=tuple(
+                (str(label), tuple(words))
+                for label, words in (spec.get("strong_cues") or {}).items()
+            ),
             quote_cues=tuple(spec.get("quote_cues") or ()),
             counter_cues=tuple(spec.get("counter_cues") or ()),
             sender=bool(spec.get("sender", False)),

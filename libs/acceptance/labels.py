@@ -5,8 +5,9 @@ answers the first enum value agrees with itself). Where a schema declares cues p
 (``acceptance(cues={"refund_request": ["refund", "money back", ...]}, fallback=...)``), a
 label is grounded only when one of its cues occurs in the field's allowed regions. The
 catch-all ``fallback`` label needs none (a question that names a delivery is still a
-question): agreement alone settles it. A cue matches at the start of a word, case aside, so
-``rembours`` covers "remboursement" and "remboursez".
+question): agreement settles it, unless one of another label's ``strong_cues`` occurs
+("it arrived broken" is never a general inquiry). A cue matches at the start of a word,
+case aside, so ``rembours`` covers "remboursement" and "remboursez".
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from schemas.acceptance import Check, CheckName
 def label_check(name: str, label: str, rule: FieldRule, source: SourceView) -> Check:
     if label == rule.fallback:
         # "A question about my delivery" is a general inquiry that names a delivery: a
-        # catch-all cannot be grounded by words, only agreed on.
+        # catch-all is settled by agreement, unless the sender's words say plainly that it is
+        # something else ("it arrived broken": a strong cue of another label).
+        for other, words in rule.strong_cues:
+            found = _first_match(words, rule, source)
+            if found is not None:
+                return Check(field=name, check=CheckName.NOT_GROUNDED, ok=False, value=label,
+                             detail=f"the sender's words say {other}: {found[0]!r}",
+                             quote=found[0], span=found[1])
         return Check(field=name, check=CheckName.VERIFIED, ok=True, value=label,
                      detail="the catch-all label: settled by agreement")
     found = _first_cue(rule, label, source)
@@ -37,7 +45,12 @@ def label_check(name: str, label: str, rule: FieldRule, source: SourceView) -> C
 def _first_cue(
     rule: FieldRule, label: str, source: SourceView
 ) -> tuple[str, tuple[int, int]] | None:
-    words = rule.cues_of(label)
+    return _first_match(rule.cues_of(label), rule, source)
+
+
+def _first_match(
+    words: tuple[str, ...], rule: FieldRule, source: SourceView
+) -> tuple[str, tuple[int, int]] | None:
     if not words:
         return None
     pattern = cue_pattern(words)

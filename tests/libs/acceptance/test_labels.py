@@ -45,6 +45,19 @@ def test_the_catch_all_label_needs_no_cue() -> None:
     assert (check, ok) == ("verified", True) and "agreement" in detail
 
 
+@pytest.mark.parametrize(("text", "plainly"), [
+    ("My parcel never arrived. What now?", "delivery_issue"),
+    ("The lamp arrived broken, can you help?", "product_defect"),
+    ("I would like a refund, please.", "refund_request"),
+    ("Das Paket ist nicht angekommen.", "delivery_issue"),
+])
+def test_the_catch_all_label_is_refused_when_the_sender_says_plainly_what_it_is(
+    text: str, plainly: str
+) -> None:
+    check, ok, detail = label(text, "general_inquiry")
+    assert (check, ok) == ("not_grounded", False) and plainly in detail
+
+
 def test_a_cue_in_a_quoted_reply_does_not_ground_a_label() -> None:
     text = ("Any news?\n\nOn Mon, 3 Mar 2025, Shop <s@x.example> wrote:\n"
             "> Your refund is on its way.")
