@@ -8,6 +8,7 @@ from typing import Any
 
 from schemas.job import Job
 from sluice.stores.base import JobNotFound, JobQuery, JobStore, format_time
+from sluice.stores.migrations import Step, migrate
 from sluice.stores.quarantine import UnreadableJob, job_from_json
 from sluice.stores.sqlite_db import SQLiteConnections
 
@@ -28,29 +29,20 @@ CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, id);
 CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at, id);
 CREATE INDEX IF NOT EXISTS jobs_kind_created ON jobs (kind, created_at, id);
 """
-# Files made before tenants existed lack the column: added once, rows are the default's.
-TENANT_COLUMN = "ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'"
-TENANT_INDEX = "CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at, id)"
 
 
-def _has_tenant(connection: sqlite3.Connection) -> bool:
+def _add_tenant_column(connection: sqlite3.Connection) -> None:
+    # A file made before tenants existed lacks the column; its rows are the default's.
     columns = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
-    index = connection.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'jobs_tenant_created'"
-    ).fetchone()
-    return "tenant" in columns and index is not None
+    if "tenant" not in columns:
+        connection.execute("ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'")
 
 
-def add_tenant_column(db: SQLiteConnections) -> None:
-    """Give an older file the tenant column and its index, exactly once across processes:
-    looked at without a lock, changed under the write lock after looking again."""
-    if _has_tenant(db.get()):
-        return
-    with db.transaction() as connection:
-        columns = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
-        if "tenant" not in columns:
-            connection.execute(TENANT_COLUMN)
-        connection.execute(TENANT_INDEX)
+# The job store's steps in the shared file (owner "jobs"); append only.
+MIGRATIONS: tuple[Step, ...] = (
+    _add_tenant_column,
+    "CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at, id)",
+)
 
 
 # A field of the stored document; a row that is not valid JSON (quarantined when read)
@@ -61,7 +53,7 @@ _FIELD = "CASE WHEN json_valid(doc) THEN json_extract(doc, ?) END"
 class SQLiteJobStore(JobStore):
     def __init__(self, path: Path) -> None:
         self._db = SQLiteConnections(path, SCHEMA)
-        add_tenant_column(self._db)
+        migrate(self._db.get(), MIGRATIONS, owner="jobs")
 
     def _row(self, job: Job) -> dict[str, Any]:
         return {

@@ -61,3 +61,31 @@ def test_a_schema_script_splits_into_its_statements() -> None:
                                   "CREATE INDEX a_x ON a (x);"]
     with pytest.raises(ValueError, match="incomplete"):
         statements("CREATE TABLE b (x")
+
+
+def test_owners_of_a_shared_file_count_their_steps_apart(tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / "shared.db", isolation_level=None)
+    connection.execute("CREATE TABLE a (x)")
+    connection.execute("CREATE TABLE b (y)")
+    assert migrate(connection, ("ALTER TABLE a ADD COLUMN x2",), owner="a") == 1
+    assert migrate(connection, ("ALTER TABLE b ADD COLUMN y2", "CREATE INDEX b_y ON b (y)"),
+                   owner="b") == 2
+    assert schema_version(connection, "a") == 1 and schema_version(connection, "b") == 2
+    assert schema_version(connection) == 0  # the file's own number is left alone
+    assert migrate(connection, ("ALTER TABLE a ADD COLUMN x2",), owner="a") == 1  # no-op
+
+
+def test_a_job_store_file_made_before_tenants_is_migrated_once(tmp_path: Path) -> None:
+    from sluice.stores.sqlite import SQLiteJobStore
+
+    path = tmp_path / "sluice.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    old.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,"
+                " reason TEXT, idempotency_key TEXT UNIQUE, created_at TEXT NOT NULL,"
+                " updated_at TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL)")
+    old.close()
+    SQLiteJobStore(path).close()
+    SQLiteJobStore(path).close()  # a second open finds nothing to do
+    check = sqlite3.connect(path)
+    assert "tenant" in {row[1] for row in check.execute("PRAGMA table_info(jobs)")}
+    assert schema_version(check, "jobs") == 2
