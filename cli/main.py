@@ -213,6 +213,10 @@ app.add_typer(vectors_cli.app, name="vectors")
 app.command(name="search")(documents_cli.search)
 app.command(name="ask")(documents_cli.ask)
 
+from cli.eval import evaluate as eval_command  # noqa: E402
+
+app.command(name="eval")(eval_command)
+
 
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -52,7 +52,9 @@ def _tokens(text: str) -> list[str]:
 
 
 class ScriptedLLM:
-    def __init__(self, responder: Responder | None = None, model: str = "scripted-model") -> None:
+    def __init__(
+        self, responder: Responder | None = None, model: str = "scripted-model", port: int = 0
+    ) -> None:
         self.model = model
         self.responder = responder
         self.script: deque[Reply] = deque()
@@ -60,7 +62,7 @@ class ScriptedLLM:
         # (time.monotonic(), token) as each streamed token was written to the socket.
         self.streamed: list[tuple[float, str]] = []
         self._lock = threading.Lock()
-        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = QuietHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
