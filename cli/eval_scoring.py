@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from email import message_from_string, policy
 from enum import StrEnum
@@ -154,21 +154,22 @@ def score_case(
     acceptance: Any = None,
 ) -> CaseResult:
     attempts = list(attempts)
-    common = {
-        "id": case.id, "job_id": job_id, "status": status, "reason": reason,
-        "tokens": job_tokens(attempts), "attempts": len(attempts),
-        "failed_checks": failed_checks(acceptance),
-    }
+    base = CaseResult(
+        id=case.id, outcome=Outcome.REVIEW, job_id=job_id, status=status, reason=reason,
+        tokens=job_tokens(attempts), attempts=len(attempts),
+        failed_checks=failed_checks(acceptance),
+    )
     if not settled:
-        return CaseResult(outcome=Outcome.UNSETTLED, **common)
+        return replace(base, outcome=Outcome.UNSETTLED)
     if status != "succeeded":
-        return CaseResult(outcome=Outcome.REVIEW, **common)
-    record = result if isinstance(result, Mapping) else {}
+        return base
     if case.gold is None:
-        return CaseResult(outcome=Outcome.FALSE_ACCEPT, wrong_fields=["$gold_is_null"], **common)
+        return replace(base, outcome=Outcome.FALSE_ACCEPT, wrong_fields=["$gold_is_null"])
+    record = result if isinstance(result, Mapping) else {}
     wrong = wrong_fields(case.gold, record)
-    outcome = Outcome.FALSE_ACCEPT if wrong else Outcome.CORRECT
-    return CaseResult(outcome=outcome, wrong_fields=wrong, **common)
+    return replace(
+        base, outcome=Outcome.FALSE_ACCEPT if wrong else Outcome.CORRECT, wrong_fields=wrong
+    )
 
 
 @dataclass(frozen=True)

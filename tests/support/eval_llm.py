@@ -28,8 +28,7 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from email import message_from_string, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -80,7 +79,7 @@ class CaseIndex:
             own = self._words[case_id]
             return len(own & words) / max(1, len(own | words))
 
-        return max(self._words, key=score)
+        return str(max(self._words, key=score))
 
 
 def _user_text(body: dict[str, Any]) -> str:
@@ -166,6 +165,10 @@ class EvalLLM(ScriptedLLM):
         self.calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
 
+    def __enter__(self) -> EvalLLM:
+        super().__enter__()
+        return self
+
     def _answer(self, body: dict[str, Any]) -> Reply:
         schema = _request_schema(body)
         canary = _property(schema, "canary")
@@ -203,12 +206,6 @@ class EvalLLM(ScriptedLLM):
                 else:
                     evidence[field] = header
         return record, evidence
-
-
-@contextmanager
-def eval_llm(behaviour: str) -> Iterator[EvalLLM]:
-    with EvalLLM(behaviour) as server:
-        yield server
 
 
 def main() -> None:
