@@ -14,6 +14,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
+from dlq_dashboard.acceptance_view import (
+    acceptance_view,
+    check_messages,
+    rules_of,
+    starting_record,
+    verdict_of,
+)
 from dlq_dashboard.attempts import attempt_views, best_attempt
 from dlq_dashboard.auth import Reviewer, ServicesDep, SessionDep, Viewer
 from dlq_dashboard.queue import (
@@ -243,11 +250,18 @@ def item_context(
     attempts = attempt_views(job.attempts)
     best = best_attempt(attempts)
     entry = schema_for(job)
-    if values is None:
-        values = best.parsed if best else {}
+    source = source_view(job)
+    verdict = verdict_of(job)
+    from_headers: dict[str, str] = {}
     if errors is None:
-        source = best or (attempts[-1] if attempts else None)
-        errors = {e["path"]: e["msg"] for e in source.errors} if source else {}
+        last = best or (attempts[-1] if attempts else None)
+        errors = {e["path"]: e["msg"] for e in last.errors} if last else {}
+        errors = {**check_messages(verdict), **errors}
+    if values is None and entry is not None:
+        values, from_headers = starting_record(
+            verdict, best.parsed if best else None, entry.model, rules_of(entry.model),
+            sender=source.sender, subject=source.subject, failing=list(errors),
+        )
     fields = build_form(entry.model, values, errors) if entry else []
     mine = job.status is JobStatus.CLAIMED and job.claimed_by == user.name
     focus = (_first_failing(fields) or _first_input(fields)) if mine else None
@@ -268,7 +282,9 @@ def item_context(
         "lease_live": lease_live(job),
         "can_act": user.can(Role.REVIEWER),
         "is_admin": user.can(Role.ADMIN),
-        "source": source_view(job),
+        "source": source,
+        "gate": acceptance_view(verdict) if verdict is not None else None,
+        "from_headers": from_headers,
         "audit": svc.audit.for_job(job.id),
         "excluded": svc.exclusions.excluded(job.id),
         "previous_url": f"/items/{previous_id}{suffix}" if previous_id else None,
