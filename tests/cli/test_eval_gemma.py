@@ -1,0 +1,60 @@
+"""`sluice eval` on the labelled set with the real local Gemma 3 270M (the local-llm extra).
+
+The model is small and mostly wrong; what must hold is that none of its wrong records is
+accepted: every one goes to review.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cli import local_llm
+from tests.conftest import SluiceEnv, make_env
+from tests.support.eval_llm import CASES_FILE
+from tests.workers.test_extraction_gemma import gemma_url  # noqa: F401  (the server fixture)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not local_llm.available(),
+        reason="llama-cpp-python is not installed: CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" "
+        "pip install --no-cache-dir '.[local-llm]'",
+    ),
+    pytest.mark.skipif(
+        importlib.util.find_spec("libs.acceptance") is None,
+        reason="libs.acceptance (the acceptance gate, issue 11) is not in this tree yet",
+    ),
+]
+
+
+def test_the_local_gemma_gets_no_wrong_record_accepted(
+    sluice_env: SluiceEnv, gemma_url: str  # noqa: F811
+) -> None:
+    env = make_env(
+        sluice_env.tmp / "gemma-eval", sluice_env.settings.broker_url or "",
+        llm_base_url=gemma_url, llm_system_in_user=True, llm_timeout_seconds=120,
+        sinks="records", task_time_limit=900, task_soft_time_limit=880,
+        visibility_timeout=1800,
+    )
+    try:
+        env.worker(queues="gpu,io", concurrency=2)
+        command = [sys.executable, "-m", "cli", "eval", str(CASES_FILE), "--json",
+                   "--timeout", "3000", "--max-false-accepts", "0"]
+        done = subprocess.run(command, env=env.env, capture_output=True, text=True,
+                              timeout=3300)
+    finally:
+        for worker in env.workers:
+            worker.stop()
+        env.store.close()
+    report = json.loads(done.stdout)
+    summary = report["summary"]
+    false = {c["id"]: c["wrong_fields"] for c in report["cases"] if c["outcome"] == "false_accept"}
+    assert summary["unsettled"] == 0, done.stderr[-3000:]
+    assert summary["false_accepts"] == 0, false
+    assert done.returncode == 0
+    print(json.dumps(summary))  # the figures for the note: pytest -s shows them
