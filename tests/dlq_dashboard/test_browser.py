@@ -328,3 +328,34 @@ def test_bulk_discard_asks_for_confirmation_first(live: Live) -> None:
     page.wait_for_url("**flash=bulk**")
     assert all(live.env.store.get(j.id).status is JobStatus.DISCARDED for j in jobs)
     assert page.inner_text("#total") == "0"
+
+
+def test_the_gates_evidence_is_highlighted_and_its_source_runs_nothing(live: Live) -> None:
+    from schemas.job import DeadReason
+    from tests.dlq_dashboard.verdicts import GATE_VERDICT, gate_unavailable
+
+    if gate_unavailable():
+        pytest.skip(gate_unavailable())
+    _, job = tagged(live, reason=DeadReason("unverified"), acceptance=GATE_VERDICT,
+                    attempts=[attempt(1, '{"record": {}}', [])])
+    page = live.page("alice")
+    dialogs: list[str] = []
+    console: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(f"{live.url}/items/{job.id}")
+    rejected = page.locator("#gate-source mark.src-quoted.evidence-failed")
+    assert rejected.inner_text() == "order 55210"
+    assert "quoted reply" in (rejected.get_attribute("title") or "")
+    # The stylesheet (not inline style, which the CSP forbids) colours the marks and regions.
+    colour = "(element) => getComputedStyle(element).backgroundColor"
+    assert rejected.evaluate(colour) not in ("rgba(0, 0, 0, 0)", "transparent")
+    suspect = page.locator("#gate-source .src-suspect").first
+    assert suspect.evaluate(colour) not in ("rgba(0, 0, 0, 0)", "transparent")
+    # The quoted reply's <script> is text on the page, never an element.
+    assert "<script>alert(1)</script>" in page.inner_text("#gate-source")
+    assert page.locator("#gate-source script").count() == 0
+    assert dialogs == []
+    assert page.locator("#failed-checks tr").count() == 4  # a header row and three checks
+    page.screenshot(path=str(output_dir() / "item-unverified.png"), full_page=True)
+    assert not [text for text in console if "Content Security Policy" in text], console
