@@ -92,7 +92,7 @@ def test_plausible_but_wrong_model_gets_no_record_accepted(sluice_env: SluiceEnv
         code, report = sluice_eval(env, CASES_FILE, "--max-false-accepts", "0")
     summary = report["summary"]
     false = {c["id"]: c["wrong_fields"] for c in report["cases"] if c["outcome"] == "false_accept"}
-    assert summary["false_accepts"] == 0, false
+    assert summary["false_accepts"] == 0, (false, summary)
     assert summary["unsettled"] == 0
     assert code == 0, report
     reviewed = [c for c in report["cases"] if c["outcome"] == "review"]
@@ -106,8 +106,9 @@ def test_competent_model_gets_nine_in_ten_accepted(sluice_env: SluiceEnv) -> Non
     summary = report["summary"]
     not_accepted = {c["id"]: c["failed_checks"] or c["reason"] for c in report["cases"]
                     if c["outcome"] == "review" and c["id"] in _gold_ids()}
-    assert summary["false_accepts"] == 0, outcomes(report)
-    assert summary["automation_rate"] >= 0.9, not_accepted
+    false = {c["id"]: c["wrong_fields"] for c in report["cases"] if c["outcome"] == "false_accept"}
+    assert summary["false_accepts"] == 0, (false, summary)
+    assert summary["automation_rate"] >= 0.9, (not_accepted, summary)
     assert code == 0
     # Agreement samples are on the ledger: an accepted record cost more than one call.
     accepted = [c for c in report["cases"] if c["outcome"] == "correct"]
@@ -116,7 +117,7 @@ def test_competent_model_gets_nine_in_ten_accepted(sluice_env: SluiceEnv) -> Non
 
 @needs_engine
 def test_samples_that_disagree_on_the_label_go_to_review(sluice_env: SluiceEnv) -> None:
-    ids = ["en-plain-absolute-date", "de-date-format", "fr-html-only", "es-absolute-date",
+    ids = ["en-plain-absolute-date", "de-quoted-reply", "fr-html-only", "es-absolute-date",
            "en-long-body"]
     with EvalLLM("disagreeing") as llm, eval_env(sluice_env, llm) as env:
         code, report = sluice_eval(env, subset(sluice_env.tmp, ids), "--max-false-accepts", "0")
