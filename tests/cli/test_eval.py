@@ -130,3 +130,36 @@ def test_samples_that_disagree_on_the_label_go_to_review(sluice_env: SluiceEnv) 
 
 def _gold_ids() -> set[str]:
     return {case["id"] for case in load_cases() if case["gold"] is not None}
+
+
+def test_from_export_prints_cases_that_eval_reads(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    record = {"customer_email": "ana@example.com", "order_id": "55210",
+              "issue_type": "product_defect", "order_date": "2025-10-02",
+              "customer_name": "Ana Lima"}
+    export = tmp_path / "resolved.jsonl"
+    export.write_text(json.dumps({
+        "job_id": "j1", "schema_name": "support_ticket", "record": record, "reviewer": "rita",
+        "source": "From: Ana <ana@example.com>\nSubject: broken\n\nOrder 55210 is broken.",
+        "diff_from_best": [{"field": "order_id", "from": "5521", "to": "55210"}],
+    }) + "\n")
+    result = CliRunner().invoke(app, ["eval", "--from-export", str(export)])
+    assert result.exit_code == 0, result.output
+    cases = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [case["id"] for case in cases] == ["export-j1"]
+    assert cases[0]["gold"] == record and cases[0]["email"].startswith("From: Ana")
+
+
+def test_a_malformed_case_file_is_refused_before_anything_is_submitted(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "schema": "support_ticket", "gold": null}\n')
+    result = CliRunner().invoke(app, ["eval", str(bad)])
+    assert result.exit_code == 2
+    assert "line 1" in result.output and "exactly one of" in result.output
