@@ -20,6 +20,8 @@ from tests.workers.test_extraction_gemma import gemma_url  # noqa: F401  (the se
 
 pytestmark = [
     pytest.mark.slow,
+    # 52 cases, each an attempt plus agreement samples at a few seconds per call on 2 cores.
+    pytest.mark.timeout(3600),
     pytest.mark.skipif(
         not local_llm.available(),
         reason="llama-cpp-python is not installed: CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" "
