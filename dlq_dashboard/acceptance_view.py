@@ -195,14 +195,18 @@ def check_messages(verdict: AcceptanceVerdict | None) -> dict[str, str]:
     }
 
 
-def unwrap_record(parsed: Mapping[str, Any] | None, model: type[BaseModel]) -> dict[str, Any]:
-    """An attempt's output as the record: the decoding schema wraps it as
-    ``{"record": ..., "evidence": ...}`` unless the schema itself has a ``record`` field."""
+def unwrap_record(
+    parsed: Mapping[str, Any] | None, model: type[BaseModel] | None = None
+) -> dict[str, Any]:
+    """An attempt's output as the record: a verified extraction answers
+    ``{"record": ..., "evidence": ...}``, unless the schema itself has a ``record`` field."""
     if not isinstance(parsed, Mapping):
         return {}
-    if isinstance(parsed.get("record"), Mapping) and "record" not in model.model_fields:
-        return dict(parsed["record"])
-    return dict(parsed)
+    own = model.model_fields if model is not None else {}
+    wrapped = isinstance(parsed.get("record"), Mapping) and (
+        "record" not in own if model is not None else set(parsed) <= {"record", "evidence"}
+    )
+    return dict(parsed["record"]) if wrapped else dict(parsed)
 
 
 def acceptance_view(verdict: AcceptanceVerdict) -> AcceptanceView:

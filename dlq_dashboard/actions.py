@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from dlq_dashboard.acceptance_view import unwrap_record
 from dlq_dashboard.attempts import attempt_views, best_attempt, field_changes
 from dlq_dashboard.audit import seconds_since
 from dlq_dashboard.auth import Admin, CsrfChecked, Reviewer, ServicesDep, SessionDep
@@ -180,7 +181,7 @@ async def resolve_item(
     final = resolved.result if isinstance(resolved.result, dict) else record
     svc.audit.append(
         user.name, "resolve", job_id,
-        changes=field_changes(best.parsed if best else None, final),
+        changes=field_changes(unwrap_record(best.parsed if best else None), final),
         seconds_spent=seconds_since(job.claimed_at),
         schema=entry.key, sinks=sorted(resolved.sink_deliveries),
     )

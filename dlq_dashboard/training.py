@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from dlq_dashboard.acceptance_view import unwrap_record
 from dlq_dashboard.attempts import attempt_views, best_attempt, field_changes
 from dlq_dashboard.audit import AuditLog
 from dlq_dashboard.source import source_text
@@ -84,7 +85,7 @@ def training_example(job: Job, audit: AuditLog) -> dict[str, Any]:
         ],
         "best_attempt": best.number if best else None,
         "record": record,
-        "diff_from_best": field_changes(best.parsed if best else None, record),
+        "diff_from_best": field_changes(unwrap_record(best.parsed if best else None), record),
         "reviewer": _reviewer(job, audit),
         "resolved_at": job.finished_at.isoformat() if job.finished_at else None,
     }

@@ -132,6 +132,9 @@ def test_without_a_verdict_the_best_output_is_unwrapped() -> None:
     output = {"record": {"customer_email": "jane@example.com", "order_id": "55211"},
               "evidence": {"order_id": "order 55211"}}
     assert unwrap_record(output, SupportTicket) == output["record"]
+    assert unwrap_record(output) == output["record"]  # no schema at hand: by the envelope's keys
+    assert unwrap_record({"record": {"a": 1}, "other": 2}) == {"record": {"a": 1}, "other": 2}
+    assert unwrap_record(None) == {}
     record, filled = starting_record(
         None, output, SupportTicket, rules_of(SupportTicket), sender="jane@example.com",
         subject=None,

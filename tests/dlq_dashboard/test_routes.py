@@ -645,3 +645,21 @@ def test_an_item_without_a_verdict_shows_no_gate_panel(dashboard: Dashboard) -> 
     page = dashboard.signed_in("vera").get(f"/items/{job.id}").text
     assert 'id="gate-source"' not in page and 'id="failed-checks"' not in page
     assert re.search(r'name="customer_email" type="email" value="jane@example.com"', page)
+
+
+def test_a_verified_extractions_envelope_is_diffed_as_its_record(dashboard: Dashboard) -> None:
+    """Attempts of a verified extraction answer {"record", "evidence"}: the audit and the
+    training export diff the reviewer's record against the record, not the envelope."""
+    record = {k: v for k, v in resolve_form(0, order_id="55210").items() if k != "version"}
+    envelope = json.dumps({"record": record, "evidence": {"order_id": "order 55210"}})
+    job = dead_job(dashboard.store, attempts=[attempt(1, envelope, [])])
+    claim(dashboard, "alice", job.id)
+    version = dashboard.store.get(job.id).version
+    assert dashboard.post("alice", f"/items/{job.id}/resolve",
+                          resolve_form(version)).status_code == 303
+    change = [{"field": "order_id", "from": "55210", "to": "55211"}]
+    entry = dashboard.services.audit.last_action(job.id, "resolve")
+    assert entry is not None and entry.changes == change
+    lines = dashboard.signed_in("alice").get("/export/training.jsonl").text.splitlines()
+    example = next(json.loads(line) for line in lines if job.id in line)
+    assert example["diff_from_best"] == change
