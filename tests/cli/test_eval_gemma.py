@@ -40,7 +40,7 @@ def test_the_local_gemma_gets_no_wrong_record_accepted(
     env = make_env(
         sluice_env.tmp / "gemma-eval", sluice_env.settings.broker_url or "",
         llm_base_url=gemma_url, llm_system_in_user=True, llm_timeout_seconds=120,
-        sinks="records", task_time_limit=900, task_soft_time_limit=880,
+        sinks="records", extract_max_attempts=2, task_time_limit=900, task_soft_time_limit=880,
         visibility_timeout=1800,
     )
     try:
