@@ -51,15 +51,17 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body is larger than {self.max_bytes} bytes"}
-        ).encode()
+        # RFC 9457 problem details, the shape of every error the API answers.
+        body = json.dumps({
+            "type": "about:blank", "title": "Content Too Large", "status": 413,
+            "detail": f"request body is larger than {self.max_bytes} bytes",
+        }).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", b"application/problem+json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],

@@ -28,7 +28,7 @@ from producers.api import (
     traces,
 )
 from producers.api.log_context import LogContext
-from producers.api.responses import AUTHENTICATED, errors
+from producers.api.responses import AUTHENTICATED, errors, install_problem_handlers
 from producers.api.stream_slots import StreamSlots
 from sluice._version import __version__
 from sluice.celery_app import create_celery_app
@@ -54,13 +54,17 @@ def create_app(settings: Settings | None = None, kinds: KindTable | None = None)
         summary="Submit LLM document jobs and poll their status.",
         version=__version__,
         lifespan=lifespan,
+        # Operation ids are the handlers' names (unique; a test keeps them so): stable
+        # method names for generated clients.
+        generate_unique_id_function=lambda route: route.name,
     )
+    install_problem_handlers(app)
     app.state.settings = settings
     app.state.store = store
     app.state.kinds = kinds
     app.state.stream_slots = StreamSlots(settings.max_streams_per_key)
     app.state.celery = create_celery_app(settings, kinds)
-    app.include_router(health.router, responses=errors(503))
+    app.include_router(health.router)
     app.include_router(jobs.router, responses=errors(*AUTHENTICATED, 400, 404, 409, 413, 429))
     app.include_router(dlq.router, responses=errors(*AUTHENTICATED, 400, 404, 409, 413))
     app.include_router(extraction_stats.router, responses=errors(*AUTHENTICATED, 400))

@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
@@ -33,6 +32,7 @@ from producers.api.auth import Reader, Submitter
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.job_events import SSE_HEADERS, load, wait_until_terminal
 from producers.api.rate_limit import SubmissionAllowed
+from producers.api.responses import EventStream
 from producers.api.stream_slots import StreamSlots
 from schemas.job import Job, JobStatus
 from schemas.principal import Principal
@@ -197,13 +197,15 @@ async def _stream_response(
         return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"X-Sluice-Job-Id": job_id})
     slots: StreamSlots = request.app.state.stream_slots
     slots.claim(key_id)
-    return StreamingResponse(
+    return EventStream(
         slots.hold(key_id, relay(request, settings, store, job_id, after)),
         media_type="text/event-stream", headers={**SSE_HEADERS, "X-Sluice-Job-Id": job_id},
     )
 
 
-@router.post("/stream")
+@router.post("/stream", response_class=EventStream, responses={
+    200: {"description": "`sources`, `token`s and `done` as the answer is written."},
+    204: {"description": "A resume found nothing left to send."}})
 async def ask_stream(
     body: AskRequest,
     request: Request,
@@ -221,7 +223,9 @@ async def ask_stream(
     return await _stream_response(request, settings, store, job.id, after, caller.key_id)
 
 
-@router.get("/{job_id}/stream")
+@router.get("/{job_id}/stream", response_class=EventStream, responses={
+    200: {"description": "The answer's events after Last-Event-ID."},
+    204: {"description": "Nothing left to send: the stream is over."}})
 async def resume_stream(
     job_id: str,
     request: Request,

@@ -6,11 +6,20 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from producers.api.dependencies import CeleryDep, StoreDep
 
 router = APIRouter(tags=["health"])
 BROKER_CHECK_TIMEOUT_SECONDS = 2.0
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    store: str
+    broker: str
 
 
 @router.get("/healthz")
@@ -19,7 +28,8 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness, responses={
+    503: {"model": Readiness, "description": "The broker or the store does not answer."}})
 def readyz(store: StoreDep, celery: CeleryDep) -> JSONResponse:
     """The broker and the store answer."""
     checks: dict[str, Any] = {}

@@ -20,12 +20,12 @@ from typing import Annotated
 import redis
 import redis.asyncio
 from fastapi import APIRouter, Header, HTTPException, Request, status
-from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from libs.llm.token_stream import START
 from producers.api.auth import Reader, owned
 from producers.api.dependencies import SettingsDep, StoreDep
+from producers.api.responses import EventStream
 from producers.api.stream_slots import StreamSlots
 from schemas.job import SETTLED, Job
 from schemas.job_event import JobEvent
@@ -152,7 +152,8 @@ async def _relay(
             await client.aclose()
 
 
-@router.get("/{job_id}/events")
+@router.get("/{job_id}/events", response_class=EventStream,
+            responses={200: {"description": "`job` events, then `end` with the final job."}})
 async def job_events(
     job_id: str,
     request: Request,
@@ -160,13 +161,13 @@ async def job_events(
     store: StoreDep,
     settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-) -> StreamingResponse:
+) -> EventStream:
     """Server-sent events: the job at each new version, then ``end`` once it is final."""
     await load(store, job_id, caller)
     after = _version(last_event_id)
     slots: StreamSlots = request.app.state.stream_slots
     slots.claim(caller.key_id)
-    return StreamingResponse(
+    return EventStream(
         slots.hold(caller.key_id, _relay(request, store, settings, job_id, after)),
         media_type="text/event-stream", headers=SSE_HEADERS,
     )

@@ -27,7 +27,7 @@ def test_an_input_nested_past_the_cap_is_422_and_nothing_is_stored(sluice_env: S
     deep = api.post("/v1/jobs", headers=sluice_env.auth(),
                     json={"kind": "echo", "input": _nested(MAX_DEPTH + 1)})
     assert deep.status_code == 422
-    assert deep.json()["detail"][0]["loc"][-1] == "input"
+    assert deep.json()["errors"][0]["loc"][-1] == "input"
     assert sluice_env.store.list_jobs(JobQuery()).items == []
 
     # 230 levels in 1.2 KB once stored fine and then broke every listing and sweep.

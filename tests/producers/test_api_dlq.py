@@ -54,7 +54,7 @@ def test_resolve_refuses_an_invalid_record_with_422_field_errors(sluice_env: Slu
     response = client.post(f"/v1/dlq/{job.id}/resolve", headers=auth,
                            json={"record": {**VALID_TICKET, "order_id": "1"}})
     assert response.status_code == 422
-    [error] = response.json()["detail"]
+    [error] = response.json()["errors"]
     assert error["loc"] == ["body", "record", "order_id"]
     assert error["type"] == "string_pattern_mismatch"
     response = client.post(f"/v1/dlq/{job.id}/resolve", headers=auth,

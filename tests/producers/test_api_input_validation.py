@@ -24,7 +24,7 @@ def test_a_malformed_input_is_422_with_field_errors_and_nothing_stored(
     missing = client.post("/v1/jobs", headers=auth,
                           json={"kind": "extract", "input": {"text": TICKET_TEXT}})
     assert missing.status_code == 422
-    assert ["body", "input", "schema"] in [error["loc"] for error in missing.json()["detail"]]
+    assert ["body", "input", "schema"] in [error["loc"] for error in missing.json()["errors"]]
     both = client.post("/v1/jobs", headers=auth, json={
         "kind": "extract", "input": {"schema": "support_ticket", "text": "x", "email": "y"}})
     assert both.status_code == 422
@@ -78,7 +78,7 @@ def test_per_job_overrides_above_the_settings_need_the_admin_scope(
               "max_tokens": settings.extract_completion_tokens * 8, "model": "gpt-huge"}
     refused = client.post("/v1/jobs", headers=auth, json={"kind": "extract", "input": greedy})
     assert refused.status_code == 422
-    assert {tuple(error["loc"][2:]) for error in refused.json()["detail"]} == {
+    assert {tuple(error["loc"][2:]) for error in refused.json()["errors"]} == {
         ("budget", "tokens"), ("max_tokens",), ("model",)}
     assert _jobs(sluice_env) == []
     thrifty = {**base, "budget": {"tokens": 1000}, "max_tokens": 64}

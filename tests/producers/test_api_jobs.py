@@ -110,7 +110,7 @@ def test_requests_refused_for_auth_size_or_validation_store_nothing(
     assert too_big.status_code == 413
     assert chunked.status_code == 413
     assert no_kind.status_code == 422
-    assert no_kind.json()["detail"][0]["loc"] == ["body", "kind"]
+    assert no_kind.json()["errors"][0]["loc"] == ["body", "kind"]
     assert unknown_kind.status_code == 422 and "unknown job kind" in unknown_kind.text
     assert not_json.status_code == 422
     assert sluice_env.store.count(JobQuery()) == 0
