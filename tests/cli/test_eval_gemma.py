@@ -1,13 +1,19 @@
 """`sluice eval` on the labelled set with the real local Gemma 3 270M (the local-llm extra).
 
 The model is small and mostly wrong; what must hold is that none of its wrong records is
-accepted: every one goes to review.
+accepted: every one goes to review. The suite runs a fixed twelve of the set's cases, one
+of each trap (a quoted reply's order, the message date, a relative date, an injection in
+three forms and two languages, a forward, HTML only, two orders, a missing number, an
+impossible date), so it fits CI's budget on 2 cores; the note's figures come from the
+whole set (``sluice eval tests/fixtures/eval/support_tickets.jsonl`` against the local
+model, ``SLUICE_GEMMA_EVAL_ALL=1`` here).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -18,10 +24,17 @@ from tests.conftest import SluiceEnv, make_env
 from tests.support.eval_llm import CASES_FILE
 from tests.workers.test_extraction_gemma import gemma_url  # noqa: F401  (the server fixture)
 
+SUBSET = {
+    "en-quoted-reply-other-order", "en-message-date-not-order-date", "en-relative-yesterday",
+    "en-forwarded-confirmation", "en-html-only", "en-two-orders", "en-missing-order-number",
+    "en-impossible-date", "en-injection-system-line", "en-injection-json-payload",
+    "de-injection", "fr-le-3",
+}
+
 pytestmark = [
     pytest.mark.slow,
     # 52 cases, each an attempt plus agreement samples at a few seconds per call on 2 cores.
-    pytest.mark.timeout(3600),
+    pytest.mark.timeout(3600),  # the whole set; the subset takes minutes
     pytest.mark.skipif(
         not local_llm.available(),
         reason="llama-cpp-python is not installed: CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" "
@@ -45,7 +58,14 @@ def test_the_local_gemma_gets_no_wrong_record_accepted(
     )
     try:
         env.worker(queues="gpu,io", concurrency=2)
-        command = [sys.executable, "-m", "cli", "eval", str(CASES_FILE), "--json",
+        cases = CASES_FILE
+        if not os.environ.get("SLUICE_GEMMA_EVAL_ALL"):
+            cases = sluice_env.tmp / "subset.jsonl"
+            lines = CASES_FILE.read_text().splitlines()
+            chosen = [line for line in lines if json.loads(line)["id"] in SUBSET]
+            assert len(chosen) == len(SUBSET)
+            cases.write_text("\n".join(chosen) + "\n")
+        command = [sys.executable, "-m", "cli", "eval", str(cases), "--json",
                    "--timeout", "3000", "--max-false-accepts", "0"]
         done = subprocess.run(command, env=env.env, capture_output=True, text=True,
                               timeout=3300)
