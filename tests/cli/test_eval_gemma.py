@@ -1,12 +1,11 @@
 """`sluice eval` on the labelled set with the real local Gemma 3 270M (the local-llm extra).
 
 The model is small and mostly wrong; what must hold is that none of its wrong records is
-accepted: every one goes to review. The suite runs a fixed twelve of the set's cases, one
-of each trap (a quoted reply's order, the message date, a relative date, an injection in
-three forms and two languages, a forward, HTML only, two orders, a missing number, an
-impossible date), so it fits CI's budget on 2 cores; the note's figures come from the
-whole set (``sluice eval tests/fixtures/eval/support_tickets.jsonl`` against the local
-model, ``SLUICE_GEMMA_EVAL_ALL=1`` here).
+accepted: every one goes to review. A call takes the local model 20-40 s on 2 cores, so
+the suite runs three of the set's cases with one attempt each (a quoted reply's order, the
+message date posing as the order date, an injected JSON payload): about two minutes.
+``SLUICE_GEMMA_EVAL_SUBSET=twelve`` runs one case of each trap, and
+``SLUICE_GEMMA_EVAL_SUBSET=all`` the whole set with two attempts a case (about an hour).
 """
 
 from __future__ import annotations
@@ -24,11 +23,15 @@ from tests.conftest import SluiceEnv, make_env
 from tests.support.eval_llm import CASES_FILE
 from tests.workers.test_extraction_gemma import gemma_url  # noqa: F401  (the server fixture)
 
-SUBSET = {
-    "en-quoted-reply-other-order", "en-message-date-not-order-date", "en-relative-yesterday",
-    "en-forwarded-confirmation", "en-html-only", "en-two-orders", "en-missing-order-number",
-    "en-impossible-date", "en-injection-system-line", "en-injection-json-payload",
-    "de-injection", "fr-le-3",
+SUBSETS = {
+    "three": {"en-quoted-reply-other-order", "en-message-date-not-order-date",
+              "en-injection-json-payload"},
+    "twelve": {
+        "en-quoted-reply-other-order", "en-message-date-not-order-date", "en-relative-yesterday",
+        "en-forwarded-confirmation", "en-html-only", "en-two-orders", "en-missing-order-number",
+        "en-impossible-date", "en-injection-system-line", "en-injection-json-payload",
+        "de-injection", "fr-le-3",
+    },
 }
 
 pytestmark = [
@@ -50,20 +53,22 @@ pytestmark = [
 def test_the_local_gemma_gets_no_wrong_record_accepted(
     sluice_env: SluiceEnv, gemma_url: str  # noqa: F811
 ) -> None:
+    subset = os.environ.get("SLUICE_GEMMA_EVAL_SUBSET", "three")
     env = make_env(
         sluice_env.tmp / "gemma-eval", sluice_env.settings.broker_url or "",
         llm_base_url=gemma_url, llm_system_in_user=True, llm_timeout_seconds=120,
-        sinks="records", extract_max_attempts=2, task_time_limit=900, task_soft_time_limit=880,
+        sinks="records", extract_max_attempts=1 if subset == "three" else 2,
+        task_time_limit=900, task_soft_time_limit=880,
         visibility_timeout=1800,
     )
     try:
         env.worker(queues="gpu,io", concurrency=2)
         cases = CASES_FILE
-        if not os.environ.get("SLUICE_GEMMA_EVAL_ALL"):
+        if subset != "all":
             cases = sluice_env.tmp / "subset.jsonl"
             lines = CASES_FILE.read_text().splitlines()
-            chosen = [line for line in lines if json.loads(line)["id"] in SUBSET]
-            assert len(chosen) == len(SUBSET)
+            chosen = [line for line in lines if json.loads(line)["id"] in SUBSETS[subset]]
+            assert len(chosen) == len(SUBSETS[subset])
             cases.write_text("\n".join(chosen) + "\n")
         command = [sys.executable, "-m", "cli", "eval", str(cases), "--json",
                    "--timeout", "3000", "--max-false-accepts", "0"]
