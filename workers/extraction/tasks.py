@@ -18,8 +18,7 @@ from celery import current_app
 from pydantic import ValidationError
 
 from libs.dead_letter.actions import error_signature
-from libs.extraction.output import bounded_raw_output
-from libs.llm.chat import ChatResult, Endpoint, LLMRejected, LLMUnavailable, chat, endpoints
+from libs.llm.chat import Endpoint
 from libs.llm.metrics import observe_validation_failure
 from libs.sinks.local import deliver_locally
 from libs.sinks.push import pending_deliveries, push_to_sinks
@@ -28,7 +27,7 @@ from schemas.attempt import Attempt, AttemptOutcome
 from schemas.inputs.extract import ExtractInput
 from schemas.job import DeadReason, Job
 from schemas.registry import SchemaEntry, UnknownSchema, get_schema, load_schemas
-from sluice.job_task import DeadLetter, JobContext, Queue, Retryable, job_task
+from sluice.job_task import DeadLetter, JobContext, Queue, job_task
 from workers.extraction.acceptance_step import (
     VERIFIED,
     Gate,
@@ -51,13 +50,11 @@ from workers.extraction.email_source import (
     from_text,
 )
 from workers.extraction.grounding import grounding_context
-from workers.extraction.probe import StructuredMode, endpoint_mode, response_format
+from workers.extraction.model_call import call_model, ledger_entry
 from workers.extraction.prompts import (
     Message,
     first_messages,
     fold_system,
-    messages_hash,
-    prompt_chars,
     system_prompt,
 )
 from workers.extraction.validation import judge
@@ -126,7 +123,7 @@ def extract(context: JobContext) -> dict[str, Any]:
         )
         number = len(attempts) + 1
         with context.step("llm_extraction", attempt=number) as step:
-            result, mode = _call(
+            result, mode = call_model(
                 context, entry, asked, messages, max_tokens, temperature, request.model
             )
             step.update(
@@ -144,7 +141,7 @@ def extract(context: JobContext) -> dict[str, Any]:
                 outcome, errors = AttemptOutcome.UNVERIFIED, field_errors(checks)
             else:
                 record = gate.spelled(record, checks)
-        attempt = _attempt(
+        attempt = ledger_entry(
             number, result, mode, messages, max_tokens, temperature,
             outcome=outcome, parse_error=verdict.parse_error, errors=errors, record=record,
             evidence=verdict.evidence,
@@ -172,33 +169,6 @@ def extract(context: JobContext) -> dict[str, Any]:
 def _last_attempt(attempts: list[Attempt]) -> Attempt | None:
     """The last correction attempt (agreement samples are not)."""
     return next((attempt for attempt in reversed(attempts) if not attempt.sample), None)
-
-
-def _attempt(
-    number: int,
-    result: ChatResult,
-    mode: StructuredMode,
-    messages: list[Message],
-    max_tokens: int,
-    temperature: float,
-    **judged: Any,
-) -> Attempt:
-    return Attempt(
-        number=number,
-        endpoint=result.endpoint.base_url,
-        model=result.model,
-        mode=mode.value,
-        messages_hash=messages_hash(messages),
-        prompt_chars=prompt_chars(messages),
-        max_tokens=max_tokens,
-        temperature=temperature,
-        latency_ms=round(result.latency_ms, 2),
-        raw_text=bounded_raw_output(result.text),  # the verdict saw all of it
-        finish_reason=result.finish_reason,
-        prompt_tokens=result.prompt_tokens,
-        completion_tokens=result.completion_tokens,
-        **judged,
-    )
 
 
 def _agree(
@@ -230,13 +200,13 @@ def _agree(
         number = len(attempts) + 1
         messages, asked = prompt(len(samples) + 1)
         with context.step("llm_sample", attempt=number) as step:
-            result, mode = _call(
+            result, mode = call_model(
                 context, entry, asked, messages, chosen.max_tokens, temperature, model
             )
             step.update(prompt_tokens=result.prompt_tokens,
                         completion_tokens=result.completion_tokens)
         judged = judge(entry.model, result.text, result.finish_reason, {}, envelope=True)
-        sample = _attempt(
+        sample = ledger_entry(
             number, result, mode, messages, chosen.max_tokens, temperature,
             outcome=judged.outcome, parse_error=judged.parse_error, errors=judged.errors,
             record=judged.record, evidence=judged.evidence, sample=True,
@@ -319,47 +289,6 @@ def _document(request: ExtractInput) -> SourceDocument:
             raise DeadLetter(DeadReason.INVALID_INPUT, str(exc)) from None
     assert request.text is not None
     return from_text(request.text, received_at=request.message_time)
-
-
-def _call(
-    context: JobContext,
-    entry: SchemaEntry,
-    schema: dict[str, Any],
-    messages: list[Message],
-    max_tokens: int,
-    temperature: float,
-    model: str | None,
-) -> tuple[ChatResult, StructuredMode]:
-    """One call, on the first endpoint that answers; all down -> :class:`Retryable`."""
-    unavailable: LLMUnavailable | None = None
-    for endpoint in endpoints(context.settings, model):
-        try:
-            mode = endpoint_mode(context.settings, endpoint)
-            result = chat(
-                context.settings, endpoint, messages,
-                max_tokens=max_tokens, temperature=temperature,
-                response_format=response_format(mode, entry.name, schema),
-                purpose="extraction", job_id=context.job.id,
-            )
-            return result, mode
-        except LLMUnavailable as exc:
-            log.warning("llm unavailable", endpoint=endpoint.base_url, error=str(exc))
-            unavailable = exc
-        except LLMRejected as exc:
-            raise DeadLetter(
-                DeadReason.NON_RETRYABLE, str(exc), error_signature=f"$:http_{exc.status}",
-                schema_name=entry.name, schema_version=entry.version,
-            ) from None
-    assert unavailable is not None
-    if context.final_try:  # the kernel gives up on this fault
-        context.store.update_fields(
-            context.job.id, schema_name=entry.name, schema_version=entry.version,
-            error_signature="$:llm_unavailable",
-        )
-    countdown = unavailable.retry_after
-    if countdown is not None:  # a server's Retry-After, within our own backoff ceiling
-        countdown = min(max(countdown, 0.0), context.settings.retry_backoff_max_seconds) or None
-    raise Retryable(str(unavailable), countdown=countdown)
 
 
 def _accept(
