@@ -20,6 +20,7 @@ from sluice.broker_redis import broker_redis
 from tests.conftest import SluiceEnv
 from tests.producers.crawl.site import FixtureSite
 from tests.producers.crawl.test_crawl import finish
+from tests.support.polling import wait_for
 
 ROBOTS = """\
 User-agent: *
@@ -65,9 +66,12 @@ def test_wildcards_longest_match_and_allow_overrides(
     # `*` matches inside the path and query.
     assert outcome("/a.html?print=1") is PageStatus.ROBOTS_DISALLOWED
     assert outcome("/a.html") is PageStatus.STORED
-    requested = strict_site.paths()
+    # The site logs a request as it finishes answering: wait for the last one to land.
+    wanted = {"/private/open.html", "/doc.pdf?v=2", "/a.html"}
+    requested = wait_for(lambda: (paths := strict_site.paths()) >= wanted and paths,
+                         timeout=10, what="the site to log the fetched paths")
     assert {"/private/secret.html", "/doc.pdf", "/a.html?print=1"}.isdisjoint(requested)
-    assert {"/private/open.html", "/doc.pdf?v=2", "/a.html"} <= requested
+    assert wanted <= requested
 
 
 def test_the_most_specific_agent_group_alone_applies(
