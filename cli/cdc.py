@@ -35,7 +35,7 @@ def cdc(ctx: typer.Context) -> None:
     if settings.cdc_metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.cdc_metrics_port, addr=settings.api_host)
+        start_http_server(settings.cdc_metrics_port, addr=settings.cdc_metrics_host)
     celery = create_celery_app(settings, loaded_kinds())
     consumer = ChangeConsumer(store=open_store(settings), celery=celery,
                               settings=settings, tokens=ResumeTokens(open_state_store(settings)))

@@ -21,6 +21,11 @@ class CDCSettings(BaseModel):
         description="Port of the Prometheus endpoint of `sluice cdc` (lag, events). Unset: none.",
     )
 
+    cdc_metrics_host: str = Field(
+        "0.0.0.0", description="Address the `sluice cdc` exporter binds (all interfaces, so "
+        "Prometheus can scrape it from another container or pod).",
+    )
+
     warehouse_change_stream: bool = Field(
         False, description="Document writes leave embed jobs to `sluice cdc` (MongoDB change "
         "stream) instead of enqueueing them directly."
