@@ -222,7 +222,7 @@ def test_alert_rules_cover_the_pages_an_operator_needs() -> None:
     scrape = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"] for job in scrape["scrape_configs"]}
     assert jobs == {"sluice-api", "sluice-workers", "sluice-cdc"}
-    assert scrape["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    assert scrape["rule_files"] == ["alerts.yml"]  # beside prometheus.yml
     mounted = compose()["services"]["prometheus"]["volumes"][0]
     assert mounted.startswith("./deploy/prometheus:/etc/prometheus")
     assert Path(REPO_ROOT / "deploy/grafana/provisioning/dashboards/sluice.yml").exists()
