@@ -145,7 +145,7 @@ def test_no_exporter_binds_loopback_in_the_kubernetes_pods() -> None:
 
 
 def test_the_loopback_check_catches_the_old_cdc_binding() -> None:
-    with pytest.raises(AssertionError, match="cdc binds 127.0.0.1"):
+    with pytest.raises(AssertionError, match=r"cdc binds 127\.0\.0\.1"):
         assert_binds_scrapable("example", "cdc", {"SLUICE_CDC_METRICS_PORT": "9809",
                                                   "SLUICE_CDC_METRICS_HOST": "127.0.0.1"})
 
