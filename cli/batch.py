@@ -167,16 +167,18 @@ def transforms() -> None:
 
 
 def beat() -> None:
-    """Run Celery beat: mailbox polls and the batch schedule (SLUICE_BATCH_SCHEDULE)."""
+    """Run Celery beat: mailbox polls, the batch schedule (SLUICE_BATCH_SCHEDULE) and the
+    retention sweep (SLUICE_RETENTION_CRON)."""
     from cli.main import _settings_or_exit
     from cli.worker_app import app as celery_app
     from producers.batch.schedule import BadCron, beat_schedule
     from sluice.logs import configure_logging
+    from workers.retention import retention_schedule
 
     settings = _settings_or_exit()
     configure_logging(settings)
     try:
-        celery_app.conf.beat_schedule = beat_schedule(settings)
+        celery_app.conf.beat_schedule = beat_schedule(settings) | retention_schedule(settings)
     except BadCron as exc:
         typer.echo(f"error: SLUICE_BATCH_SCHEDULE: {exc}", err=True)
         raise typer.Exit(2) from None

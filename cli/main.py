@@ -129,7 +129,7 @@ def api() -> None:
     import uvicorn
 
     uvicorn.run(
-        "producers.api.app:create_app",
+        "cli.api_app:create_api",
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
@@ -197,10 +197,12 @@ app.add_typer(dashboard_cli.users_app, name="users")
 app.add_typer(dashboard_cli.dlq_app, name="dlq")
 
 from cli import dlq as dlq_cli  # noqa: E402
+from cli.erasure import erase as erase_command  # noqa: E402
 from cli.info import info as info_command  # noqa: E402
 
 dlq_cli.attach(dashboard_cli.dlq_app)
 app.command(name="info")(info_command)
+app.command(name="erase")(erase_command)
 
 
 from cli import documents as documents_cli  # noqa: E402

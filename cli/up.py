@@ -50,8 +50,10 @@ def services(settings: Settings) -> dict[str, Sequence[str]]:
 
     if settings.llm_base_url is None and local_llm.available():
         commands["llm"] = local_llm.up_command()  # the local Gemma server (local-llm extra)
-    if settings.email_mailboxes or settings.batch_schedule:
-        commands["beat"] = _sluice("beat")  # mailbox polls and nightly batch runs
+    retention = settings.keep_settled_jobs_days or settings.keep_email_bodies_days \
+        or settings.keep_records_days
+    if settings.email_mailboxes or settings.batch_schedule or retention:
+        commands["beat"] = _sluice("beat")  # mailbox polls, batch runs, the retention sweep
     if settings.mongodb_url is not None and settings.warehouse_change_stream:
         commands["cdc"] = _sluice("cdc")  # document writes reach embedding through here
     return commands

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from dlq_dashboard import actions, views
 from dlq_dashboard.auth import Forbidden, NotSignedIn
+from dlq_dashboard.erasure import sweep_audit_hourly
 from dlq_dashboard.security_headers import SecurityHeaders
 from dlq_dashboard.services import Services, open_services
 from libs.web.body_limit import BodySizeLimit
@@ -33,7 +35,9 @@ def create_app(settings: Settings | None = None, *, store: JobStore | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(sweep_audit_hourly(services))
         yield
+        sweeper.cancel()
         services.close()
 
     app = FastAPI(

@@ -4,7 +4,8 @@ They live in one SQLite file (``SLUICE_DASHBOARD_DB_PATH``, default ``DATA_DIR/d
 next to the job store, whichever job store is configured: they are small, written by the
 dashboard alone, and a reviewer's sign-in must not depend on MongoDB's health. The audit
 table refuses UPDATE and DELETE at the database level, so append-only is a fact of the
-file, not a habit of the code.
+file, not a habit of the code; the two exceptions (erasing a person's data, the retention
+sweep) need a permit row in the same transaction and leave an entry saying what they did.
 """
 
 from __future__ import annotations
@@ -40,9 +41,17 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_job ON audit (job_id, seq);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+-- Append-only, except through a permit: the erasure of a person's data and the retention
+-- sweep insert one in the same transaction as their change, then remove it, and write an
+-- audit entry saying what they did (dlq_dashboard/erasure.py). Nothing else can.
+CREATE TABLE IF NOT EXISTS audit_permits (purpose TEXT NOT NULL);
+DROP TRIGGER IF EXISTS audit_no_update;
+DROP TRIGGER IF EXISTS audit_no_delete;
+CREATE TRIGGER IF NOT EXISTS audit_update_needs_permit BEFORE UPDATE ON audit
+WHEN NOT EXISTS (SELECT 1 FROM audit_permits WHERE purpose = 'erasure')
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+CREATE TRIGGER IF NOT EXISTS audit_delete_needs_permit BEFORE DELETE ON audit
+WHEN NOT EXISTS (SELECT 1 FROM audit_permits WHERE purpose = 'retention')
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS training_exclusions (
     job_id TEXT PRIMARY KEY,

@@ -35,6 +35,10 @@ DEAD_LETTERED_TOTAL = Counter(
     "sluice_dead_lettered_total", "Jobs sent to the dead-letter queue (its inflow).",
     ["kind", "reason"],
 )
+RETENTION_PURGED = Counter(
+    "sluice_retention_purged_total", "Rows the retention sweep deleted, by what they held "
+    "(jobs, email_bodies, records).", ["what"],
+)
 RETRIES = Counter(
     "sluice_retries_total", "Celery retries: transient faults, and waits for LLM budgets.",
     ["kind"],

@@ -185,6 +185,28 @@ class DocumentStore(ABC):
                 return
             last = page[-1].id
 
+    def ids_containing(self, needle: str, limit: int) -> list[str]:
+        """Ids of up to ``limit`` documents whose text or metadata contain ``needle`` (any
+        case). For an erasure, not a hot path: this default reads every document."""
+        needle = needle.lower()
+        found = []
+        for ref in self.iter_documents():
+            if needle in self.get(ref.id).model_dump_json().lower():
+                found.append(ref.id)
+                if len(found) == limit:
+                    break
+        return found
+
+    def stale(self, source: str, updated_before: datetime, limit: int) -> list[str]:
+        """Ids of up to ``limit`` documents of ``source`` last written before the cutoff."""
+        found = []
+        for ref in self.iter_documents(source=source):
+            if self.get(ref.id).updated_at < updated_before:
+                found.append(ref.id)
+                if len(found) == limit:
+                    break
+        return found
+
     @abstractmethod
     def close(self) -> None: ...
 

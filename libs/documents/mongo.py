@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING
@@ -128,6 +129,12 @@ class MongoDocumentStore(DocumentStore):
 
     def set_embed_job(self, document_id: str, job_id: str) -> None:
         self._collection.update_one({"_id": document_id}, {"$set": {"embed_job_id": job_id}})
+
+    def stale(self, source: str, updated_before: datetime, limit: int) -> list[str]:
+        found = self._collection.find(
+            {"source": source, "updated_at": {"$lt": updated_before.isoformat()}}, {"_id": 1}
+        ).sort("updated_at", ASCENDING).limit(limit)
+        return [data["_id"] for data in found]
 
     def remove(self, document_id: str) -> Document | None:
         data = self._collection.find_one_and_delete({"_id": document_id})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,20 @@ class SQLiteDocumentStore(DocumentStore):
                 "SELECT COUNT(*) FROM documents WHERE source = ?", (source,)
             ).fetchone()
         return int(row[0])
+
+    def ids_containing(self, needle: str, limit: int) -> list[str]:
+        rows = self._db.get().execute(
+            "SELECT id FROM documents WHERE instr(lower(doc), lower(?)) > 0 LIMIT ?",
+            (needle, limit),
+        )
+        return [row[0] for row in rows]
+
+    def stale(self, source: str, updated_before: datetime, limit: int) -> list[str]:
+        rows = self._db.get().execute(  # the (source, updated_at) index answers this
+            "SELECT id FROM documents WHERE source = ? AND updated_at < ?"
+            " ORDER BY updated_at LIMIT ?", (source, updated_before.isoformat(), limit),
+        )
+        return [row[0] for row in rows]
 
     def close(self) -> None:
         self._db.close()

@@ -98,3 +98,38 @@ def _contains(handle: BinaryIO, job_id: str) -> bool:
     handle.seek(0)
     needle = f'"job_id":"{job_id}"'.encode()
     return any(needle in line and line.endswith(b"\n") for line in handle)
+
+
+def erase_lines_containing(path: Path, needle: str) -> int:
+    """Remove every line that mentions ``needle`` (any case); how many were removed.
+
+    Under the writers' lock, so no append is lost or torn. The file is rewritten in place
+    (appenders hold descriptors on this inode, a rename would strand their writes) after a
+    private copy of the original is on disk, which is deleted once the rewrite is synced.
+    """
+    if not path.exists():
+        return 0
+    needle_bytes = needle.lower().encode()
+    descriptor = os.open(path, os.O_RDWR)
+    with os.fdopen(descriptor, "r+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            _repair_torn_tail(handle)
+            handle.seek(0)
+            lines = handle.read().splitlines(keepends=True)
+            kept = [line for line in lines if needle_bytes not in line.lower()]
+            if len(kept) == len(lines):
+                return 0
+            backup = path.with_name(path.name + ".erasing")
+            backup_fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+            _write_all(backup_fd, b"".join(lines))
+            os.fsync(backup_fd)
+            os.close(backup_fd)
+            content = b"".join(kept)
+            os.pwrite(handle.fileno(), content, 0)
+            os.ftruncate(handle.fileno(), len(content))
+            os.fsync(handle.fileno())
+            backup.unlink()
+            return len(lines) - len(kept)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

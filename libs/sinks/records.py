@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS records (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_schema ON records (schema_name, created_at);
+CREATE INDEX IF NOT EXISTS records_created ON records (created_at);
 """
 
 
@@ -43,6 +44,14 @@ class RecordStore(ABC):
 
     @abstractmethod
     def count(self) -> int: ...
+
+    @abstractmethod
+    def erase_containing(self, needle: str) -> int:
+        """Delete every record that mentions ``needle`` (any case); how many."""
+
+    @abstractmethod
+    def purge_before(self, created_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` records stored before the cutoff; how many."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -79,6 +88,20 @@ class SQLiteRecordStore(RecordStore):
     def count(self) -> int:
         (total,) = self._db.get().execute("SELECT COUNT(*) FROM records").fetchone()
         return int(total)
+
+    def erase_containing(self, needle: str) -> int:
+        connection = self._db.get()
+        connection.execute("PRAGMA secure_delete = ON")  # overwrite the freed pages
+        return connection.execute(
+            "DELETE FROM records WHERE instr(lower(record), lower(?)) > 0", (needle,)
+        ).rowcount
+
+    def purge_before(self, created_before: datetime, limit: int) -> int:
+        return self._db.get().execute(
+            "DELETE FROM records WHERE job_id IN (SELECT job_id FROM records"
+            " WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+            (format_time(created_before), limit),
+        ).rowcount
 
     def close(self) -> None:
         self._db.close()
@@ -118,6 +141,23 @@ class MongoRecordStore(RecordStore):
 
     def count(self) -> int:
         return int(self._records.count_documents({}))
+
+    def erase_containing(self, needle: str) -> int:
+        needle = needle.lower()
+        doomed = [document["_id"] for document in self._records.find({}, {"record": 1})
+                  if needle in json.dumps(document["record"]).lower()]
+        if not doomed:
+            return 0
+        return int(self._records.delete_many({"_id": {"$in": doomed}}).deleted_count)
+
+    def purge_before(self, created_before: datetime, limit: int) -> int:
+        found = self._records.find(
+            {"created_at": {"$lt": format_time(created_before)}}, {"_id": 1}
+        ).sort("created_at", 1).limit(limit)
+        doomed = [document["_id"] for document in found]
+        if not doomed:
+            return 0
+        return int(self._records.delete_many({"_id": {"$in": doomed}}).deleted_count)
 
     def close(self) -> None:
         self._clients.close()

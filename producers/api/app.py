@@ -27,6 +27,7 @@ from producers.api import (
     search,
     traces,
 )
+from producers.api.admin import Eraser
 from producers.api.log_context import LogContext
 from producers.api.responses import AUTHENTICATED, errors, install_problem_handlers
 from producers.api.stream_slots import StreamSlots
@@ -38,7 +39,14 @@ from sluice.settings import Settings, get_settings
 from sluice.stores import open_store
 
 
-def create_app(settings: Settings | None = None, kinds: KindTable | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    kinds: KindTable | None = None,
+    *,
+    erase: Eraser | None = None,
+) -> FastAPI:
+    """The API. ``erase`` is the erasure across every store (the composition root builds
+    it, :mod:`cli.api_app`); without it ``POST /v1/admin/erasures`` answers 501."""
     settings = settings or get_settings()
     kinds = kinds if kinds is not None else loaded_kinds()
     configure_logging(settings)
@@ -62,6 +70,7 @@ def create_app(settings: Settings | None = None, kinds: KindTable | None = None)
     app.state.settings = settings
     app.state.store = store
     app.state.kinds = kinds
+    app.state.erase = erase
     app.state.stream_slots = StreamSlots(settings.max_streams_per_key)
     app.state.celery = create_celery_app(settings, kinds)
     app.include_router(health.router)

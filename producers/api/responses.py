@@ -50,6 +50,8 @@ _MEANING = {
     413: "The request body is larger than SLUICE_MAX_REQUEST_BYTES.",
     422: "The request does not validate; field errors in `errors`.",
     429: "Over the key's submission rate or open-stream cap; see Retry-After.",
+    501: "This API process was built without the part the route needs (erasure: run it "
+         "with `sluice api`).",
     502: "The model endpoint failed the job.",
     503: "A dependency (broker, store) is unreachable.",
     504: "No answer within the wait; poll the job.",

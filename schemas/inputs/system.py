@@ -34,3 +34,7 @@ class BatchStartInput(BaseModel):
 
 class BatchAdvanceInput(BaseModel):
     run_id: str = Field(min_length=1)
+
+
+class RetentionSweepInput(BaseModel):
+    """``retention.sweep`` takes no arguments: the periods come from the settings."""

@@ -26,6 +26,7 @@ from sluice.settings.dashboard import DashboardSettings
 from sluice.settings.email import EmailSettings, MailboxSettings
 from sluice.settings.extraction import ExtractionSettings
 from sluice.settings.llm import LLMSettings, StructuredMode
+from sluice.settings.retention import RetentionSettings
 from sluice.settings.retrieval import RetrievalSettings
 from sluice.settings.sinks import SINK_NAMES, SinkSettings
 
@@ -33,6 +34,7 @@ from sluice.settings.sinks import SINK_NAMES, SinkSettings
 # Pydantic lists the fields of the last base first: the sections read bottom to top, so
 # the core options lead the README's table.
 class Settings(
+    RetentionSettings,
     DashboardSettings,
     RetrievalSettings,
     CDCSettings,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ import structlog
 
 from schemas.attempt import Attempt
 from schemas.job import (
+    TERMINAL,
     DeadReason,
     IllegalTransition,
     Job,
@@ -143,6 +144,25 @@ class JobStore(ABC):
         return counts
 
     @abstractmethod
+    def _delete(self, job_ids: Sequence[str]) -> int:
+        """Delete these jobs for good; how many existed."""
+
+    def _ids_containing(self, needle: str, limit: int) -> list[str]:
+        """Ids of up to ``limit`` jobs whose stored form contains ``needle`` (any case).
+
+        An erasure, not a hot path: this default reads every job; SQLite overrides it with
+        one scan inside the database.
+        """
+        needle = needle.lower()
+        found = []
+        for job in self.iter_jobs(JobQuery()):
+            if needle in job.model_dump_json().lower():
+                found.append(job.id)
+                if len(found) == limit:
+                    break
+        return found
+
+    @abstractmethod
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
 
@@ -264,6 +284,22 @@ class JobStore(ABC):
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    def purge_settled(self, settled_before: datetime, *, batch: int) -> int:
+        """Delete up to ``batch`` terminal jobs last written before ``settled_before``.
+
+        Dead-lettered jobs wait for a person and are never purged by age.
+        """
+        query = JobQuery(statuses=tuple(sorted(TERMINAL)), updated_before=settled_before)
+        return self._delete([job.id for job in self._find(query, batch, None, True)])
+
+    def erase_containing(self, needle: str, *, batch: int = 500) -> list[str]:
+        """Delete every job whose input, result, attempts or trace mention ``needle``."""
+        erased: list[str] = []
+        while ids := self._ids_containing(needle, batch):
+            self._delete(ids)
+            erased.extend(ids)
+        return erased
 
     def stranded(self, older_than: timedelta) -> list[Job]:
         """Queued jobs whose message was never confirmed sent (the broker was down)."""

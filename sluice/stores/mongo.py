@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
@@ -105,6 +106,11 @@ class MongoJobStore(JobStore):
             {"_id": job.id, "version": expected_version}, _to_document(job)
         )
         return result.modified_count == 1
+
+    def _delete(self, job_ids: Sequence[str]) -> int:
+        if not job_ids:
+            return 0
+        return int(self._jobs.delete_many({"_id": {"$in": list(job_ids)}}).deleted_count)
 
     def _filter(self, query: JobQuery) -> dict[str, Any]:
         conditions: dict[str, Any] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,23 @@ class SQLiteJobStore(JobStore):
             {**row, "expected": expected_version},
         )
         return cursor.rowcount == 1
+
+    def _delete(self, job_ids: Sequence[str]) -> int:
+        if not job_ids:
+            return 0
+        marks = ", ".join("?" * len(job_ids))
+        connection = self._db.get()
+        # secure_delete overwrites the freed pages: an erased address must not linger in
+        # the file's free list.
+        connection.execute("PRAGMA secure_delete = ON")
+        cursor = connection.execute(f"DELETE FROM jobs WHERE id IN ({marks})", list(job_ids))
+        return cursor.rowcount
+
+    def _ids_containing(self, needle: str, limit: int) -> list[str]:
+        rows = self._db.get().execute(
+            "SELECT id FROM jobs WHERE instr(lower(doc), lower(?)) > 0 LIMIT ?", (needle, limit)
+        ).fetchall()
+        return [row[0] for row in rows]
 
     def _where(self, query: JobQuery) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
