@@ -14,35 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-import redis
-import redis.asyncio
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from libs.llm.token_stream import START
+from libs.web.job_event_stream import SSE_HEADERS, relay
 from producers.api.auth import Reader, owned
 from producers.api.dependencies import SettingsDep, StoreDep
 from producers.api.responses import EventStream
 from producers.api.stream_slots import StreamSlots
-from schemas.job import SETTLED, Job
-from schemas.job_event import JobEvent
+from schemas.job import Job
 from schemas.principal import Principal
-from sluice.broker_redis import UnsupportedBrokerUrl, async_redis
-from sluice.job_events import read_versions
-from sluice.settings import Settings
 from sluice.stores import JobNotFound, JobStore
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 POLL_INTERVAL_SECONDS = 0.2
-STREAM_WAIT_MS = 1000
-# A stream silent this long: look at the store (a publish lost to a broker hiccup).
-STORE_LOOK_SECONDS = 2.0
-KEEP_ALIVE_SECONDS = 15.0
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
 
 
 async def load(store: JobStore, job_id: str, caller: Principal) -> Job:
@@ -81,77 +68,6 @@ def _version(last_event_id: str | None) -> int:
         ) from exc
 
 
-def _event(event: JobEvent) -> str:
-    return f"id: {event.version}\nevent: job\ndata: {event.model_dump_json()}\n\n"
-
-
-def _looked_up(job: Job) -> JobEvent:
-    """The event for a version read from the store: what changed is not known."""
-    return JobEvent(id=job.id, version=job.version, status=job.status, reason=job.reason,
-                    updated_at=job.updated_at, changed=[])
-
-
-async def job_versions(
-    request: Request, store: JobStore, client: redis.asyncio.Redis | None, job_id: str,
-    after_version: int,
-) -> AsyncIterator[str]:
-    """Every version after ``after_version``: first those the job's stream still holds and
-    the store's current one, then each as it is published; the store is read again
-    whenever the stream stays silent, and on every look once Redis fails (``client`` None)."""
-    stream_position = START
-    first = True
-    last_sent = last_store_look = time.monotonic()
-    while not await request.is_disconnected():
-        candidates: list[JobEvent] = []
-        if client is not None:
-            try:
-                found = await read_versions(
-                    client, job_id, stream_position, None if first else STREAM_WAIT_MS)
-            except redis.RedisError:
-                client = None  # degraded: the store alone, as often as before
-                found = []
-            for version in found:
-                stream_position = version.stream_id
-                candidates.append(version.event)
-        now = time.monotonic()
-        if first or client is None or (
-            not candidates and now - last_store_look >= STORE_LOOK_SECONDS
-        ):
-            candidates.append(_looked_up(await run_in_threadpool(store.get, job_id)))
-            last_store_look = now
-        first = False
-        for event in candidates:
-            if event.version <= after_version:
-                continue
-            after_version = event.version
-            last_sent = time.monotonic()
-            yield _event(event)
-            if event.status in SETTLED:
-                final = await run_in_threadpool(store.get, job_id)
-                yield f"event: end\ndata: {final.model_dump_json()}\n\n"
-                return
-        if time.monotonic() - last_sent > KEEP_ALIVE_SECONDS:
-            last_sent = time.monotonic()
-            yield ": keep-alive\n\n"
-        if client is None:
-            await asyncio.sleep(POLL_INTERVAL_SECONDS)
-
-
-async def _relay(
-    request: Request, store: JobStore, settings: Settings, job_id: str, after_version: int
-) -> AsyncIterator[str]:
-    try:
-        client: redis.asyncio.Redis | None = async_redis(settings)
-    except UnsupportedBrokerUrl:
-        client = None
-    try:
-        async for chunk in job_versions(request, store, client, job_id, after_version):
-            yield chunk
-    finally:
-        if client is not None:
-            await client.aclose()
-
-
 @router.get("/{job_id}/events", response_class=EventStream,
             responses={200: {"description": "`job` events, then `end` with the final job."}})
 async def job_events(
@@ -168,6 +84,6 @@ async def job_events(
     slots: StreamSlots = request.app.state.stream_slots
     slots.claim(caller.key_id)
     return EventStream(
-        slots.hold(caller.key_id, _relay(request, store, settings, job_id, after)),
+        slots.hold(caller.key_id, relay(request, store, settings, job_id, after)),
         media_type="text/event-stream", headers=SSE_HEADERS,
     )

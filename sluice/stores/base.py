@@ -143,6 +143,15 @@ class JobStore(ABC):
             counts[key] = counts.get(key, 0) + 1
         return counts
 
+    def count_upto(self, query: JobQuery, cap: int) -> int:
+        """How many jobs match ``query``, counting no further than ``cap``.
+
+        A bounded read whatever the history holds: the console's live counts show
+        ``cap`` as "cap+" instead of scanning every succeeded job ever written. This
+        default reads ids through ``_find``; the backends override it with a LIMIT.
+        """
+        return len(self._find(query, cap, None, False))
+
     @abstractmethod
     def _delete(self, job_ids: Sequence[str]) -> int:
         """Delete these jobs for good; how many existed."""

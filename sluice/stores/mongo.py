@@ -171,6 +171,9 @@ class MongoJobStore(JobStore):
     def count(self, query: JobQuery) -> int:
         return self._jobs.count_documents(self._filter(query))
 
+    def count_upto(self, query: JobQuery, cap: int) -> int:
+        return self._jobs.count_documents(self._filter(query), limit=cap)
+
     def count_by(self, query: JobQuery, path: str) -> dict[str | None, int]:
         pipeline: list[dict[str, Any]] = [
             {"$match": self._filter(query)},

@@ -194,6 +194,14 @@ class SQLiteJobStore(JobStore):
         (total,) = self._db.get().execute(f"SELECT COUNT(*) FROM jobs {where}", params).fetchone()
         return int(total)
 
+    def count_upto(self, query: JobQuery, cap: int) -> int:
+        clauses, params = self._where(query)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        (total,) = self._db.get().execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM jobs {where} LIMIT ?)", [*params, cap]
+        ).fetchone()
+        return int(total)
+
     def count_by(self, query: JobQuery, path: str) -> dict[str | None, int]:
         clauses, params = self._where(query)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""

@@ -262,6 +262,16 @@ def test_count_by_groups_matching_jobs_by_a_field(store: JobStore) -> None:
     assert counts == {"a": 2, "b": 1, None: 1}
 
 
+def test_count_upto_stops_at_the_cap_and_counts_exactly_below_it(store: JobStore) -> None:
+    for _ in range(5):
+        store.create(new_job(status=JobStatus.SUCCEEDED))
+    store.create(new_job())  # queued: not matched
+    succeeded = JobQuery(statuses=(JobStatus.SUCCEEDED,))
+    assert store.count_upto(succeeded, 3) == 3
+    assert store.count_upto(succeeded, 10) == 5
+    assert store.count_upto(JobQuery(statuses=(JobStatus.DEAD,)), 10) == 0
+
+
 def test_observers_see_each_written_version_and_nothing_refused(store: JobStore) -> None:
     seen: list[tuple[int, JobStatus]] = []
     store.observe(lambda job, previous: seen.append((job.version, job.status)))
