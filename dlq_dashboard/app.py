@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from dlq_dashboard import actions, views
+from dlq_dashboard import actions, console, console_actions, views
 from dlq_dashboard.auth import Forbidden, NotSignedIn
 from dlq_dashboard.erasure import sweep_audit_hourly
 from dlq_dashboard.security_headers import SecurityHeaders
@@ -50,6 +50,8 @@ def create_app(settings: Settings | None = None, *, store: JobStore | None = Non
     app.state.services = services
     app.include_router(views.router)
     app.include_router(actions.router)
+    app.include_router(console.router)
+    app.include_router(console_actions.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(NotSignedIn)

@@ -9,6 +9,7 @@ from celery import Celery
 
 from dlq_dashboard.audit import AuditLog
 from dlq_dashboard.database import open_dashboard_db
+from dlq_dashboard.overview import OverviewCache
 from dlq_dashboard.queue import GroupCounts
 from dlq_dashboard.sessions import SessionStore
 from dlq_dashboard.sign_in_throttle import SignInThrottle
@@ -32,6 +33,7 @@ class Services:
     exclusions: TrainingExclusions
     group_counts: GroupCounts
     sign_in_throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    overview: OverviewCache = field(default_factory=OverviewCache)
 
     @property
     def lease(self) -> timedelta:

@@ -60,6 +60,8 @@ FLASH = {
     "skipped": "Skipped.",
     "bulk": "Bulk action done.",
     "signed-out": "Signed out.",
+    "cancelled": "Cancelled.",
+    "rerun": "Re-run: this is the new job.",
 }
 VERSION_INPUTS = ("v-resolve", "v-requeue", "v-discard", "v-skip", "v-release")
 

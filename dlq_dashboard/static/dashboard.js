@@ -136,9 +136,23 @@
     if (row && !target.closest("a")) go(row.getAttribute("data-href"));
   }
 
+  // ---- job page: follow the job's event stream, re-fetch the live part at each version ----
+  function followJob() {
+    var url = document.body.getAttribute("data-job-events");
+    if (!url || typeof EventSource === "undefined" || typeof htmx === "undefined") return;
+    var source = new EventSource(url);
+    var refresh = function () { htmx.trigger(document.body, "job-changed"); };
+    source.addEventListener("job", refresh);
+    source.addEventListener("end", function () {
+      source.close();
+      refresh();
+    });
+  }
+
   document.addEventListener("keydown", onKey);
   document.addEventListener("click", onClick);
   document.addEventListener("DOMContentLoaded", function () {
+    followJob();
     var focused = document.querySelector("#resolve-form [autofocus]");
     if (focused) {
       focused.focus();
