@@ -28,9 +28,10 @@ from starlette.concurrency import run_in_threadpool
 
 from libs.access.checks import client_idempotency_key
 from libs.llm.token_stream import START, InvalidEventId, StreamEvent, checked_event_id, read_after
+from libs.web.job_event_stream import SSE_HEADERS
 from producers.api.auth import Reader, Submitter
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
-from producers.api.job_events import SSE_HEADERS, load, wait_until_terminal
+from producers.api.job_events import load, wait_until_terminal
 from producers.api.rate_limit import SubmissionAllowed
 from producers.api.responses import EventStream
 from producers.api.stream_slots import StreamSlots

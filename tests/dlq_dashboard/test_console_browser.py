@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from schemas.job import Job, JobStatus, utcnow
+from schemas.job import Job, JobStatus, SinkDelivery, SinkDeliveryStatus, TraceStep, utcnow
 from sluice.enqueue import submit
 from tests.dlq_dashboard.conftest import dead_job
 from tests.dlq_dashboard.test_browser import CHROMIUM, Live, live, output_dir
@@ -108,7 +108,8 @@ def test_a_viewer_cannot_cancel_but_a_reviewer_and_an_admin_can(live: Live) -> N
     # A crafted post with the viewer's own session and token is refused on the server.
     status = viewer.evaluate(
         """async (id) => {
-            const token = document.body.getAttribute("hx-headers").match(/"X-CSRF-Token": "([^"]+)"/)[1];
+            const headers = JSON.parse(document.body.getAttribute("hx-headers"));
+            const token = headers["X-CSRF-Token"];
             const body = new URLSearchParams({csrf_token: token});
             const response = await fetch(`/jobs/${id}/cancel`, {method: "POST", body});
             return response.status;
@@ -156,3 +157,26 @@ def test_the_overview_shows_queues_the_last_hour_and_dlq_inflow(live: Live) -> N
     expect(page.locator("#failure-rate")).to_contain_text("%")
     page.screenshot(path=str(output_dir() / "overview.png"), full_page=True)
     assert not [text for text in console if "Content Security Policy" in text], console
+
+
+def test_a_finished_jobs_page_draws_its_trace_and_sink_deliveries(live: Live) -> None:
+    start = utcnow() - timedelta(seconds=3)
+    steps = [("retrieval_semantic", 0, 35), ("retrieval_bm25", 5, 20), ("fusion_rrf", 40, 2),
+             ("reranking", 45, 180), ("llm_generation", 230, 1400)]
+    job = stored(
+        live, kind="ask", status=JobStatus.SUCCEEDED,
+        input={"question": "Where is my refund for order 55211?", "api_key": "sk-not-shown"},
+        trace=[TraceStep(name=name, started_at=start + timedelta(milliseconds=at),
+                         duration_ms=took) for name, at, took in steps],
+        sink_deliveries={"jsonl": SinkDelivery(status=SinkDeliveryStatus.DELIVERED, attempts=1,
+                                               delivered_at=utcnow(), in_place=True)},
+        result={"answer": "Refunds take 5 working days.", "sources": ["faq#refunds"]},
+        started_at=start, finished_at=start + timedelta(milliseconds=1700),
+    )
+    page = live.page("alice")
+    page.goto(f"{live.url}/jobs/{job.id}")
+    expect(page.locator("#timeline tbody tr")).to_have_count(len(steps))
+    expect(page.locator("#sink-deliveries")).to_contain_text("delivered")
+    expect(page.locator("#job-input")).not_to_contain_text("sk-not-shown")
+    expect(page.locator("#rerun-job")).to_be_visible()
+    page.screenshot(path=str(output_dir() / "job-trace.png"), full_page=True)
