@@ -1,8 +1,9 @@
 """The jobs console's filters: every job, newest first, narrowed onto indexed columns.
 
 Status, kind and tenant are columns with a ``(column, created_at, id)`` index; age is a
-``created_at`` range; source is ``input.source``, read only from rows the other filters
-and the page's LIMIT already bound. Paging is by the store's (created_at, id) cursor, so
+``created_at`` range; source is ``input.source``, a field of the document with no index, so
+it is only looked for within a ``created_at`` window (:data:`SOURCE_WINDOW` unless the age
+filter gives a narrower "newer than"). Paging is by the store's (created_at, id) cursor, so
 page 200 costs what page 1 costs. The text search looks a job up by its exact id or
 idempotency key (both unique indexes), never by scanning. Counts per status stop at
 :data:`COUNT_CAP` (:meth:`JobStore.count_upto`), so they cost the same however much
@@ -22,7 +23,7 @@ from schemas.principal import DEFAULT_TENANT, TENANT_PATTERN, Principal
 from sluice.stores import JobNotFound, JobQuery, JobStore
 
 PAGE_SIZE = 50
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 SOURCE_PATH = "input.source"
 # Age choices: "newer than" and "older than" a span, as created_at ranges.
 AGES: dict[str, tuple[str, timedelta]] = {
@@ -34,6 +35,8 @@ AGES: dict[str, tuple[str, timedelta]] = {
     "gt7d": ("older than 7 d", timedelta(days=7)),
 }
 MAX_SEARCH_LENGTH = 300
+# How far back a source filter looks when the age filter sets no "newer than".
+SOURCE_WINDOW = timedelta(days=7)
 
 
 class BadJobsFilter(ValueError):
@@ -83,6 +86,8 @@ class JobsFilter:
                 created_after = moment
             else:
                 created_before = moment
+        if self.source and created_after is None:
+            created_after = (now or utcnow()) - SOURCE_WINDOW
         return JobQuery(
             statuses=(JobStatus(self.status),) if self.status else (),
             kind=self.kind or None,

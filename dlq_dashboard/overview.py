@@ -75,14 +75,20 @@ def queue_loads(settings: Settings) -> list[QueueLoad]:
 
 
 def gather(store: JobStore, settings: Settings) -> Overview:
-    now = utcnow()
-    hour_ago, day_ago = now - HOUR, now - DAY
     overview = Overview()
     try:
         overview.queues = queue_loads(settings)
     except Exception as exc:  # the page still shows the store's figures
         log.warning("overview could not read the broker", error=str(exc))
         overview.broker_error = type(exc).__name__
+    store_figures(store, overview)
+    return overview
+
+
+def store_figures(store: JobStore, overview: Overview) -> Overview:
+    """The last hour's outcomes and the DLQ inflow, each a count over a created_at window."""
+    now = utcnow()
+    hour_ago, day_ago = now - HOUR, now - DAY
     overview.succeeded = store.count(
         JobQuery(statuses=(JobStatus.SUCCEEDED,), created_after=hour_ago))
     overview.dead_lettered = store.count(JobQuery(statuses=EVER_DEAD, created_after=hour_ago))

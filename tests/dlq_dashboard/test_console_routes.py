@@ -60,6 +60,16 @@ def test_filters_by_status_kind_tenant_source_and_age(dashboard: Dashboard) -> N
     assert len(row_ids(older.text)) == 1 and match.id not in older.text
 
 
+def test_a_source_is_looked_for_within_the_last_seven_days_only(dashboard: Dashboard) -> None:
+    recent = stored(dashboard.store, input={"source": "crawl:docs"},
+                    created_at=utcnow() - timedelta(days=6))
+    stored(dashboard.store, input={"source": "crawl:docs"},
+           created_at=utcnow() - timedelta(days=8))
+    page = dashboard.signed_in("vera").get("/jobs", params={"source": "crawl:docs"}).text
+    assert row_ids(page) == [recent.id]
+    assert 'id="source-window"' in page
+
+
 def test_a_bad_filter_is_a_400_that_says_why(dashboard: Dashboard) -> None:
     client = dashboard.signed_in("vera")
     assert "unknown status" in client.get("/jobs?status=exploded").text
