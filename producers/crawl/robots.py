@@ -19,7 +19,7 @@ import httpx
 import structlog
 from protego import Protego
 
-from producers.crawl.ssrf import RefusedAddress
+from libs.web.ssrf import RefusedAddress
 from producers.crawl.urls import origin_of
 
 log = structlog.get_logger(__name__)

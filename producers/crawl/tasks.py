@@ -33,7 +33,7 @@ from producers.crawl.fetch import (
 )
 from producers.crawl.frontier import FETCH_KIND, CrawlSpec, Frontier
 from producers.crawl.links import page_links
-from producers.crawl.ssrf import guarded_client
+from libs.web.ssrf import guarded_client
 from producers.crawl.urls import host_of, in_scope
 from producers.state_store import StateStore, shared_state_store
 from schemas.inputs.crawl import CrawlFetchInput

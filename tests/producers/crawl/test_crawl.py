@@ -119,7 +119,7 @@ def test_without_the_allow_list_the_loopback_site_is_refused_before_any_request(
 ) -> None:
     from libs.token_bucket import TokenBucket
     from producers.crawl.fetch import DOMAIN_BUCKETS, Fetcher, FetchLimits, PageStatus
-    from producers.crawl.ssrf import guarded_client
+    from libs.web.ssrf import guarded_client
 
     settings = crawler.settings
     client = guarded_client([], timeout=5, user_agent="test")

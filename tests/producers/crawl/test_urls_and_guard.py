@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from producers.crawl.ssrf import AddressGuard, RefusedAddress
+from libs.web.ssrf import AddressGuard, RefusedAddress
 from producers.crawl.urls import UnsupportedUrl, canonical_url, in_scope
 
 

@@ -1,10 +1,12 @@
-"""The SSRF guard: the crawler connects only to public addresses, checked after DNS.
+"""The SSRF guard: the crawler and job callbacks connect only to public addresses, checked
+after DNS.
 
 A link can name any host, and any host name can resolve to ``127.0.0.1``, a cloud metadata
 address (``169.254.169.254``) or a service on the private network. The check therefore runs
 where the connection is made: :class:`GuardedBackend` resolves the host itself, refuses
 when any address is private, loopback, link-local, reserved or otherwise not global (unless
-inside ``SLUICE_CRAWL_ALLOWED_NETWORKS``), and connects to the address it checked, so a DNS
+inside the caller's allowed networks, ``SLUICE_CRAWL_ALLOWED_NETWORKS`` or
+``SLUICE_CALLBACK_ALLOWED_NETWORKS``), and connects to the address it checked, so a DNS
 answer that changes between check and connect (rebinding) cannot slip through. Redirects
 go through the same connect, so a public page redirecting to a private one is refused too.
 """
