@@ -19,8 +19,8 @@ from enum import StrEnum
 import httpx
 
 from libs.token_bucket import TokenBucket
-from producers.crawl.robots import RobotsCache, RobotsPolicy
 from libs.web.ssrf import RefusedAddress
+from producers.crawl.robots import RobotsCache, RobotsPolicy
 from producers.crawl.urls import UnsupportedUrl, canonical_url, host_of
 
 # Per-domain token buckets in the broker's Redis, shared by every crawler thread and process;

@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from libs.token_bucket import TokenBucket
-from producers.crawl.fetch import DOMAIN_BUCKETS, Fetcher, PageStatus, TokenWait
 from libs.web.ssrf import guarded_client
+from producers.crawl.fetch import DOMAIN_BUCKETS, Fetcher, PageStatus, TokenWait
 from producers.crawl.tasks import fetch_limits
 from producers.crawl.urls import UnsupportedUrl, canonical_url, host_of, in_scope
 from sluice.broker_redis import broker_redis

@@ -22,6 +22,7 @@ from libs.documents.warehouse import ContentType, get_documents, put_document
 from libs.http_faults import is_transient_status
 from libs.text.html_text import html_to_text
 from libs.token_bucket import TokenBucket
+from libs.web.ssrf import guarded_client
 from producers.crawl.fetch import (
     DOMAIN_BUCKETS,
     Fetched,
@@ -33,7 +34,6 @@ from producers.crawl.fetch import (
 )
 from producers.crawl.frontier import FETCH_KIND, CrawlSpec, Frontier
 from producers.crawl.links import page_links
-from libs.web.ssrf import guarded_client
 from producers.crawl.urls import host_of, in_scope
 from producers.state_store import StateStore, shared_state_store
 from schemas.inputs.crawl import CrawlFetchInput

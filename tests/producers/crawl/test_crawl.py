@@ -118,8 +118,8 @@ def test_without_the_allow_list_the_loopback_site_is_refused_before_any_request(
     crawler: SluiceEnv, site: FixtureSite
 ) -> None:
     from libs.token_bucket import TokenBucket
-    from producers.crawl.fetch import DOMAIN_BUCKETS, Fetcher, FetchLimits, PageStatus
     from libs.web.ssrf import guarded_client
+    from producers.crawl.fetch import DOMAIN_BUCKETS, Fetcher, FetchLimits, PageStatus
 
     settings = crawler.settings
     client = guarded_client([], timeout=5, user_agent="test")

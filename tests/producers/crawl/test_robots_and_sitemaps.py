@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from libs.token_bucket import TokenBucket
+from libs.web.ssrf import guarded_client
 from producers.crawl.fetch import DOMAIN_BUCKETS, Fetcher, FetchLimits, PageStatus
 from producers.crawl.frontier import crawl_summary
 from producers.crawl.sitemaps import NotASitemap, parse_sitemap, sitemap_reader
-from libs.web.ssrf import guarded_client
 from sluice.broker_redis import broker_redis
 from tests.conftest import SluiceEnv
 from tests.producers.crawl.site import FixtureSite
