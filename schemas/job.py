@@ -21,6 +21,8 @@ from schemas.principal import DEFAULT_TENANT
 
 
 class JobStatus(StrEnum):
+    # Held in the store until ``run_at``; the kernel's due sweep queues it then.
+    SCHEDULED = "scheduled"
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"
@@ -46,6 +48,8 @@ class DeadReason(StrEnum):
 
 _S = JobStatus
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    # scheduled -> queued when run_at comes (sluice.due); cancellable while it waits.
+    _S.SCHEDULED: frozenset({_S.QUEUED, _S.CANCELLED}),
     # queued -> dead: a delivery past max_deliveries, or input refused before running.
     _S.QUEUED: frozenset({_S.RUNNING, _S.CANCELLED, _S.DEAD}),
     # running -> running is a redelivery of the same message after its worker was lost.
@@ -132,6 +136,43 @@ class SinkDelivery(BaseModel):
     in_place: bool = False
 
 
+class JobPriority(StrEnum):
+    """Which jobs a worker takes first from one queue (see docs/kernel.md, Priorities)."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class CallbackStatus(StrEnum):
+    PENDING = "pending"
+    RETRYING = "retrying"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class CallbackDelivery(BaseModel):
+    """One POST of the job's summary to its ``callback_url`` (``Job.callbacks``).
+
+    One is added each time the job settles (succeeded, dead, cancelled, and a dead job's
+    resolve, requeue or discard); ``delivery_id`` is the same on every try of it, so the
+    receiver drops a repeat.
+    """
+
+    delivery_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    # The job status this delivery reports.
+    event: JobStatus
+    status: CallbackStatus = CallbackStatus.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    last_http_status: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
+    # When the kernel's due sweep (re)sends it: at once when added, after a send the end
+    # of a lease (so a lost message is sent again), None once delivered or failed.
+    due_at: datetime | None = None
+
+
 class AuditEntry(BaseModel):
     """One dead-letter action on the job record (``Job.audit``): who, when, what, why."""
 
@@ -195,6 +236,15 @@ class Job(BaseModel):
     tenant: str = DEFAULT_TENANT
     # Extraction: the acceptance gate's verdict (checks per field, regions, evidence quotes).
     acceptance: AcceptanceVerdict | None = None
+    # Which jobs a worker takes first from the same queue.
+    priority: JobPriority = JobPriority.NORMAL
+    # Steps the job was moved up after waiting SLUICE_PRIORITY_AGING_SECONDS (starvation).
+    priority_boosts: int = 0
+    # A scheduled job (status ``scheduled``) is queued at this time, not before.
+    run_at: datetime | None = None
+    # Where the job's summary is POSTed, signed, each time it settles (``callbacks``).
+    callback_url: str | None = None
+    callbacks: list[CallbackDelivery] = Field(default_factory=list)
     version: int = 0
 
     @field_validator("attempts", mode="before")
@@ -209,6 +259,19 @@ class Job(BaseModel):
             for index, item in enumerate(value)
         ]
 
+    @field_validator("run_at")
+    @classmethod
+    def _run_at_in_utc(cls, value: datetime | None) -> datetime | None:
+        """Stores index ``wake_at`` as UTC text; a naive time is taken as UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("run_at is out of range") from None
+
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
@@ -221,6 +284,16 @@ class Job(BaseModel):
     @property
     def current_message_deliveries(self) -> int:
         return self.deliveries - self.retries
+
+    @property
+    def wake_at(self) -> datetime | None:
+        """When the kernel's due sweep must next look at this job: a scheduled job's
+        ``run_at``, or the earliest ``due_at`` of its callbacks; None when never. Stores
+        keep it in an indexed column (``wake_at``), so the sweep reads only what is due."""
+        times = [callback.due_at for callback in self.callbacks if callback.due_at is not None]
+        if self.status is JobStatus.SCHEDULED and self.run_at is not None:
+            times.append(self.run_at)
+        return min(times, default=None)
 
 
 class JobPage(BaseModel):

@@ -15,8 +15,10 @@ from kombu import Exchange  # type: ignore[attr-defined]
 from kombu import Queue as KombuQueue  # type: ignore[attr-defined]
 
 from sluice.broker_redis import broker_url
+from sluice.due import sweep_due
 from sluice.errors import UnsafeWorkerConfiguration as UnsafeWorkerConfiguration
 from sluice.kinds import KindTable, Queue
+from sluice.priorities import DEFAULT_BROKER_PRIORITY
 from sluice.recovery import recover
 from sluice.settings import Settings, get_settings
 from sluice.visibility import check_time_limits
@@ -66,6 +68,8 @@ def create_celery_app(settings: Settings, kinds: KindTable | None = None) -> Cel
         broker_connection_retry_on_startup=True,
         task_queues=[_kombu_queue(queue.value) for queue in Queue],
         task_default_queue=Queue.CPU.value,
+        # Job messages carry their job's priority (sluice.priorities); others are normal.
+        task_default_priority=DEFAULT_BROKER_PRIORITY,
         task_routes=routes,
         worker_send_task_events=True,
         task_send_sent_event=True,
@@ -73,6 +77,7 @@ def create_celery_app(settings: Settings, kinds: KindTable | None = None) -> Cel
     )
     app.steps["worker"].add(DeliveryBaseline)
     app.steps["worker"].add(StrandedJobRecovery)
+    app.steps["worker"].add(DueSweep)
     app.steps["worker"].add(WorkerMetricsExporter)
     return app
 
@@ -125,3 +130,22 @@ class StrandedJobRecovery(bootsteps.StartStopStep):  # type: ignore[misc]
         if self._timer_entry is not None:
             self._timer_entry.cancel()
 
+
+
+class DueSweep(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Releases due scheduled jobs and sends due callbacks (:mod:`sluice.due`)."""
+
+    requires = ("celery.worker.components:Timer",)
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self._timer_entry: Any = None
+
+    def start(self, worker: Any) -> None:
+        self._timer_entry = worker.timer.call_repeatedly(
+            get_settings().due_sweep_seconds, sweep_due, (None, worker.app), priority=10
+        )
+
+    def stop(self, worker: Any) -> None:
+        if self._timer_entry is not None:
+            self._timer_entry.cancel()

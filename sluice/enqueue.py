@@ -7,16 +7,19 @@ loaded into this process, :func:`sluice.kinds.loaded_kinds`), which also names i
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import structlog
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from schemas.job import Job, utcnow
+from schemas.job import Job, JobPriority, JobStatus, utcnow
 from schemas.principal import DEFAULT_TENANT
+from sluice.callbacks import check_callback_url
 from sluice.errors import UnknownKind
 from sluice.kinds import KindTable, loaded_kinds
+from sluice.priorities import broker_priority, effective_priority
 from sluice.settings import Settings
 from sluice.stores.base import JobStore
 from sluice.visibility import check_countdown
@@ -37,6 +40,9 @@ def submit(
     api_key_id: str | None = None,
     kinds: KindTable | None = None,
     tenant: str = DEFAULT_TENANT,
+    priority: JobPriority = JobPriority.NORMAL,
+    run_at: datetime | None = None,
+    callback_url: str | None = None,
 ) -> tuple[Job, bool]:
     """Store a job and send its message; returns (job, created).
 
@@ -44,6 +50,10 @@ def submit(
     If the broker is down the job stays ``queued`` with no ``sent_at``, and a worker's
     stranded-job recovery sends it later: a stored job is never lost. An input the kind's
     model refuses raises :class:`~sluice.errors.InvalidInput` and stores nothing.
+
+    A ``run_at`` in the future stores the job ``scheduled`` and sends nothing: the due
+    sweep (:mod:`sluice.due`) queues it then, however far ahead. A ``callback_url`` must
+    pass :func:`sluice.callbacks.check_callback_url`.
     """
     kinds = kinds if kinds is not None else loaded_kinds()
     spec = kinds.spec(kind)
@@ -51,6 +61,9 @@ def submit(
         raise UnknownKind(kind, kinds.submittable())
     spec.check_input(input)
     check_countdown(settings, countdown)
+    if callback_url is not None:
+        check_callback_url(settings, callback_url)
+    scheduled = run_at is not None and run_at > utcnow()
     job = Job(
         kind=kind,
         input=input,
@@ -60,9 +73,15 @@ def submit(
         redriven_from=redriven_from,
         api_key_id=api_key_id,
         tenant=tenant,
+        priority=priority,
+        run_at=run_at,
+        callback_url=callback_url,
+        status=JobStatus.SCHEDULED if scheduled else JobStatus.QUEUED,
     )
     job, created = store.create(job)
-    if created:
+    if created and scheduled:
+        log.info("job scheduled", job_id=job.id, kind=kind, run_at=str(run_at))
+    elif created:
         job = send(job, store=store, celery=celery, settings=settings, countdown=countdown,
                    kinds=kinds)
         log.info("job submitted", job_id=job.id, kind=kind, queue=spec.queue.value, attempt=0)
@@ -88,6 +107,7 @@ def send(
             task_id=job.task_id,
             queue=queue.value,
             countdown=countdown,
+            priority=broker_priority(effective_priority(job)),
             retry=False,
         )
     except (OperationalError, ConnectionError, OSError) as exc:

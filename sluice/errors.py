@@ -100,3 +100,7 @@ class CountdownTooLong(ValueError):
 
 class UnsafeWorkerConfiguration(Exception):
     """The worker would lose or duplicate work with these options; it refuses to start."""
+
+
+class CallbackNotAllowed(ValueError):
+    """A job's callback_url that the settings do not allow (host, scheme, no secret)."""

@@ -16,6 +16,9 @@ that any copy of the old message, if it ever arrives, is stale and dropped on de
   nothing could record it. The re-sent message counts as a delivery,
   so a job that keeps getting abandoned still ends ``dead/poison``.
 
+Starvation is bounded here too: a queued job that waited ``SLUICE_PRIORITY_AGING_SECONDS``
+is re-sent one priority step sooner (:func:`sluice.due.age_priorities`).
+
 Every worker runs this on a timer (``StrandedJobRecovery`` in ``sluice.celery_app``, with
 the worker's own app); compare-and-set makes concurrent runs harmless. Kinds are routed by
 the table the composition root loaded (:func:`sluice.kinds.loaded_kinds`).
@@ -35,6 +38,7 @@ from celery import Celery
 from schemas.job import Job, JobStatus
 from sluice.broker_queues import oldest_message_age
 from sluice.broker_redis import broker_redis
+from sluice.due import age_priorities
 from sluice.enqueue import send
 from sluice.errors import UnknownKind
 from sluice.kinds import loaded_kinds
@@ -79,7 +83,7 @@ def recover(store: JobStore | None, celery: Celery, settings: Settings | None = 
 
     for found in store.abandoned(quiet_for):
         resent += _resend_if_untouched(found, store, celery, settings, "abandoned")
-    return resent
+    return resent + age_priorities(store, celery, settings)
 
 
 def _resend_undelivered(

@@ -25,6 +25,7 @@ from sluice.settings.crawl import CrawlSettings
 from sluice.settings.dashboard import DashboardSettings
 from sluice.settings.email import EmailSettings, MailboxSettings
 from sluice.settings.extraction import ExtractionSettings
+from sluice.settings.lifecycle import LifecycleSettings
 from sluice.settings.llm import LLMSettings, StructuredMode
 from sluice.settings.retention import RetentionSettings
 from sluice.settings.retrieval import RetrievalSettings
@@ -45,6 +46,7 @@ class Settings(
     ExtractionSettings,
     LLMSettings,
     ApiSettings,
+    LifecycleSettings,
     CoreSettings,
     BaseSettings,
 ):

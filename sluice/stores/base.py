@@ -29,6 +29,7 @@ from schemas.job import (
     check_transition,
     utcnow,
 )
+from sluice.callbacks import add_settlement_callback
 from sluice.delivery import DeliveryDecision, decide_delivery
 from sluice.errors import JobNotFound
 from sluice.stores.cas import ConcurrentUpdate, compare_and_set
@@ -60,6 +61,8 @@ class JobQuery:
     created_before: datetime | None = None
     created_after: datetime | None = None
     updated_before: datetime | None = None
+    # Only jobs whose ``wake_at`` (an indexed column) is at or before this time.
+    wake_before: datetime | None = None
 
 
 def encode_cursor(job: Job) -> str:
@@ -205,6 +208,7 @@ class JobStore(ABC):
             if proposed is not None:
                 proposed.version = current.version + 1
                 proposed.updated_at = utcnow()
+                add_settlement_callback(current, proposed)
             return proposed
 
         swap = compare_and_set(
@@ -323,6 +327,10 @@ class JobStore(ABC):
         """Queued jobs, sent or not, that nothing has touched for ``quiet_for``."""
         query = JobQuery(statuses=(JobStatus.QUEUED,), updated_before=utcnow() - quiet_for)
         return self._find(query, 500, None, True)
+
+    def due(self, now: datetime, limit: int = 500) -> list[Job]:
+        """Jobs whose ``wake_at`` has come: scheduled ones to queue, callbacks to send."""
+        return self._find(JobQuery(wake_before=now), limit, None, True)
 
     def abandoned(self, quiet_for: timedelta) -> list[Job]:
         """Running or retrying jobs that nothing has touched for ``quiet_for``."""

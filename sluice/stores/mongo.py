@@ -50,6 +50,9 @@ def _to_document(job: Job) -> dict[str, Any]:
     # Fixed-width text keeps microseconds and sorts as time, like the SQLite store.
     document["created_at"] = format_time(job.created_at)
     document["updated_at"] = format_time(job.updated_at)
+    # When the due sweep must look at the job (Job.wake_at), indexed; absent when never.
+    if job.wake_at is not None:
+        document["wake_at"] = format_time(job.wake_at)
     if document.get("idempotency_key") is None:
         document.pop("idempotency_key", None)
     return document
@@ -58,6 +61,7 @@ def _to_document(job: Job) -> dict[str, Any]:
 def _from_document(document: dict[str, Any]) -> Job | None:
     document = dict(document)
     document["id"] = document.pop("_id")
+    document.pop("wake_at", None)  # derived from the job (Job.wake_at)
     return job_from_document(document, job_id=str(document["id"]))
 
 
@@ -78,6 +82,7 @@ class MongoJobStore(JobStore):
         self._jobs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
         self._jobs.create_index([("kind", ASCENDING), ("created_at", ASCENDING)])
         self._jobs.create_index([("tenant", ASCENDING), ("created_at", ASCENDING)])
+        self._jobs.create_index("wake_at", sparse=True)
 
     def _insert(self, job: Job) -> bool:
         try:
@@ -136,6 +141,8 @@ class MongoJobStore(JobStore):
             conditions["created_at"] = created
         if query.updated_before:
             conditions["updated_at"] = {"$lt": format_time(query.updated_before)}
+        if query.wake_before:
+            conditions["wake_at"] = {"$lte": format_time(query.wake_before)}
         return conditions
 
     def _find(

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     version INTEGER NOT NULL,
+    wake_at TEXT,
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, id);
@@ -39,10 +40,19 @@ def _add_tenant_column(connection: sqlite3.Connection) -> None:
         connection.execute("ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'")
 
 
+def _add_wake_at_column(connection: sqlite3.Connection) -> None:
+    # When the due sweep must look at the job (Job.wake_at): scheduled jobs, callbacks.
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
+    if "wake_at" not in columns:
+        connection.execute("ALTER TABLE jobs ADD COLUMN wake_at TEXT")
+
+
 # The job store's steps in the shared file (owner "jobs"); append only.
 MIGRATIONS: tuple[Step, ...] = (
     _add_tenant_column,
     "CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at, id)",
+    _add_wake_at_column,
+    "CREATE INDEX IF NOT EXISTS jobs_wake_at ON jobs (wake_at) WHERE wake_at IS NOT NULL",
 )
 
 
@@ -67,6 +77,7 @@ class SQLiteJobStore(JobStore):
             "created_at": format_time(job.created_at),
             "updated_at": format_time(job.updated_at),
             "version": job.version,
+            "wake_at": format_time(job.wake_at) if job.wake_at else None,
             "doc": job.model_dump_json(),
         }
 
@@ -74,8 +85,9 @@ class SQLiteJobStore(JobStore):
         try:
             self._db.get().execute(
                 "INSERT INTO jobs (id, kind, status, reason, idempotency_key, tenant,"
-                " created_at, updated_at, version, doc) VALUES (:id, :kind, :status, :reason,"
-                " :idempotency_key, :tenant, :created_at, :updated_at, :version, :doc)",
+                " created_at, updated_at, version, wake_at, doc) VALUES (:id, :kind, :status,"
+                " :reason, :idempotency_key, :tenant, :created_at, :updated_at, :version,"
+                " :wake_at, :doc)",
                 self._row(job),
             )
         except sqlite3.IntegrityError as exc:
@@ -105,7 +117,8 @@ class SQLiteJobStore(JobStore):
         row = self._row(job)
         cursor = self._db.get().execute(
             "UPDATE jobs SET status = :status, reason = :reason, updated_at = :updated_at,"
-            " version = :version, doc = :doc WHERE id = :id AND version = :expected",
+            " version = :version, wake_at = :wake_at, doc = :doc"
+            " WHERE id = :id AND version = :expected",
             {**row, "expected": expected_version},
         )
         return cursor.rowcount == 1
@@ -158,6 +171,9 @@ class SQLiteJobStore(JobStore):
         if query.updated_before:
             clauses.append("updated_at < ?")
             params.append(format_time(query.updated_before))
+        if query.wake_before:
+            clauses.append("wake_at IS NOT NULL AND wake_at <= ?")
+            params.append(format_time(query.wake_before))
         return clauses, params
 
     def _find(

@@ -54,3 +54,10 @@ def stubborn(context: JobContext) -> None:
     while time.monotonic() < deadline:
         with contextlib.suppress(SoftTimeLimitExceeded):
             time.sleep(0.05)
+
+
+@job_task("test.sleep", queue=Queue.CPU)
+def sleep(context: JobContext) -> dict[str, Any]:
+    """Take ``seconds`` of a worker's time, as a batch job does: the priority tests' load."""
+    time.sleep(float(context.job.input.get("seconds", 0.1)))
+    return {"slept": context.job.input.get("seconds", 0.1)}
