@@ -139,6 +139,9 @@ def requeue(
         # The redrive is still the same client's work: its tenant, its key's budgets.
         tenant=old.tenant,
         api_key_id=old.api_key_id,
+        # ... and told the same way when it settles, at the same priority.
+        priority=old.priority,
+        callback_url=old.callback_url,
     )
     # A conflict (the key taken by a job that is not this redrive) raises here, before
     # anything changed; the callers answer it as a conflict.

@@ -21,11 +21,13 @@ from sluice.client.errors import (
     WaitTimedOut,
 )
 from sluice.client.sync import SluiceClient
+from sluice.client.webhooks import CallbackRejected, verify_callback
 
 __all__ = [
     "AnswerEvent",
     "AnswerFailed",
     "AsyncSluiceClient",
+    "CallbackRejected",
     "Conflict",
     "DocumentNotFound",
     "Forbidden",
@@ -39,4 +41,5 @@ __all__ = [
     "StreamBroken",
     "Unauthorized",
     "WaitTimedOut",
+    "verify_callback",
 ]
