@@ -142,19 +142,44 @@ def submit(
     kind: Annotated[str, typer.Argument(help="Job kind, e.g. echo.")],
     input: Annotated[str, typer.Option("--input", "-i", help="The job input as JSON.")] = "{}",
     idempotency_key: Annotated[str | None, typer.Option(help="Submit at most once.")] = None,
+    priority: Annotated[str, typer.Option(
+        help="high, normal or low: which waiting jobs of a queue run first.")] = "normal",
+    run_at: Annotated[str | None, typer.Option(
+        help="Hold the job until this ISO 8601 time with a zone (2026-12-24T09:00:00Z).",
+    )] = None,
+    delay_seconds: Annotated[float | None, typer.Option(
+        help="Hold the job this many seconds.")] = None,
+    callback_url: Annotated[str | None, typer.Option(
+        help="POST the job's signed summary here when it settles (an allowed host).",
+    )] = None,
     wait: Annotated[bool, typer.Option(help="Follow the job until it ends.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
 ) -> None:
     """Submit a job through the API and print it."""
+    from datetime import datetime
+
     from cli.client import api_client, as_json, reported, wait_for_job
 
     try:
         payload = json.loads(input)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--input is not JSON: {exc}") from None
+    if priority not in ("high", "normal", "low"):
+        raise typer.BadParameter("--priority must be high, normal or low")
+    when = None
+    if run_at is not None:
+        try:
+            when = datetime.fromisoformat(run_at)
+        except ValueError as exc:
+            raise typer.BadParameter(f"--run-at is not an ISO 8601 time: {exc}") from None
+        if when.tzinfo is None:
+            raise typer.BadParameter("--run-at needs a zone (Z or +01:00)")
     settings = _settings_or_exit(kinds=False)
     with api_client(settings) as client, reported():
-        job = as_json(client.submit(kind, payload, idempotency_key=idempotency_key))
+        job = as_json(client.submit(
+            kind, payload, idempotency_key=idempotency_key, priority=priority, run_at=when,
+            delay_seconds=delay_seconds, callback_url=callback_url,
+        ))
         if wait:
             job = wait_for_job(client, job["id"], timeout)
     console.print_json(data=job)

@@ -23,6 +23,7 @@ from producers.api import (
     health,
     job_events,
     jobs,
+    jobs_batch,
     metrics,
     search,
     traces,
@@ -75,6 +76,7 @@ def create_app(
     app.state.celery = create_celery_app(settings, kinds)
     app.include_router(health.router)
     app.include_router(jobs.router, responses=errors(*AUTHENTICATED, 400, 404, 409, 413, 429))
+    app.include_router(jobs_batch.router, responses=errors(*AUTHENTICATED, 400, 413, 429))
     app.include_router(dlq.router, responses=errors(*AUTHENTICATED, 400, 404, 409, 413))
     app.include_router(extraction_stats.router, responses=errors(*AUTHENTICATED, 400))
     app.include_router(job_events.router, responses=errors(*AUTHENTICATED, 400, 404))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+from celery import Celery
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from libs.access.checks import client_idempotency_key, tenant_filter
 from producers.api.auth import Reader, Submitter, owned
@@ -13,13 +15,18 @@ from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.overrides import refuse_overrides_above_settings
 from producers.api.rate_limit import SubmissionAllowed
 from schemas.bounded_json import BoundedObject
-from schemas.job import IllegalTransition, Job, JobPage, JobStatus
+from schemas.job import IllegalTransition, Job, JobPage, JobPriority, JobStatus, utcnow
 from schemas.principal import Principal
 from sluice.enqueue import submit
-from sluice.errors import InvalidInput, UnknownKind
+from sluice.errors import CallbackNotAllowed, InvalidInput, UnknownKind
+from sluice.kinds import KindTable
+from sluice.settings import Settings
 from sluice.stores import IdempotencyConflict, InvalidCursor, JobNotFound, JobQuery, JobStore
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+MAX_DELAY_SECONDS = 10 * 366 * 24 * 3600  # ten years: longer is a mistake, not a plan
 
 
 class JobRequest(BaseModel):
@@ -29,12 +36,49 @@ class JobRequest(BaseModel):
         None, min_length=1, max_length=255,
         description="Yours alone: kept per tenant (stored as `t:<tenant>:<key>`).",
     )
+    priority: JobPriority = Field(
+        JobPriority.NORMAL,
+        description="Which jobs a worker takes first from the same queue: `high` waits at "
+        "most for the task each worker process is running now.",
+    )
+    run_at: AwareDatetime | None = Field(
+        None, description="Hold the job (status `scheduled`) until this time, however far "
+        "ahead; cancellable while it waits. Not with `delay_seconds`.",
+    )
+    delay_seconds: float | None = Field(
+        None, ge=0, le=MAX_DELAY_SECONDS,
+        description="Hold the job this many seconds (as `run_at`, counted from now).",
+    )
+    callback_url: str | None = Field(
+        None, min_length=1, max_length=2000,
+        description="POSTed the job's summary, signed (`Sluice-Signature`), each time it "
+        "settles; its host must be on SLUICE_CALLBACK_ALLOWED_HOSTS.",
+    )
+
+    @field_validator("run_at")
+    @classmethod
+    def _run_at_within_reach(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            moment = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("run_at is out of range") from None
+        if moment - utcnow() > timedelta(seconds=MAX_DELAY_SECONDS):
+            raise ValueError("run_at is more than ten years ahead")
+        return moment
+
+    @model_validator(mode="after")
+    def _one_way_to_schedule(self) -> JobRequest:
+        if self.run_at is not None and self.delay_seconds is not None:
+            raise ValueError("give run_at or delay_seconds, not both")
+        return self
 
 
-def _unprocessable(field: str, message: str, value: Any) -> HTTPException:
+def _unprocessable(loc: list[str | int], message: str, value: Any) -> HTTPException:
     return HTTPException(
         status.HTTP_422_UNPROCESSABLE_CONTENT,
-        detail=[{"loc": ["body", field], "msg": message, "type": "value_error", "input": value}],
+        detail=[{"loc": loc, "msg": message, "type": "value_error", "input": value}],
     )
 
 
@@ -51,27 +95,48 @@ def create_job(
     settings: SettingsDep,
     request: Request,
 ) -> Job:
-    """Store a job and queue it. A known idempotency key returns the existing job with 200."""
-    refuse_overrides_above_settings(body.input, settings, caller)
-    try:
-        job, created = submit(
-            body.kind, body.input,
-            idempotency_key=client_idempotency_key(caller.tenant, body.idempotency_key),
-            store=store, celery=celery, settings=settings, api_key_id=caller.key_id,
-            tenant=caller.tenant,
-            kinds=request.app.state.kinds,
-        )
-    except UnknownKind as exc:
-        raise _unprocessable("kind", str(exc), body.kind) from exc
-    except InvalidInput as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
-            {**error, "loc": ["body", "input", *error["loc"]]} for error in exc.errors
-        ]) from exc
-    except IdempotencyConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    """Store a job and queue it (or hold it until ``run_at``). A known idempotency key
+    returns the existing job with 200."""
+    job, created = submit_request(body, caller, store, celery, settings, request.app.state.kinds)
     if not created:
         response.status_code = status.HTTP_200_OK
     return job
+
+
+def submit_request(
+    body: JobRequest,
+    caller: Principal,
+    store: JobStore,
+    celery: Celery,
+    settings: Settings,
+    kinds: KindTable,
+    *,
+    at: tuple[str | int, ...] = ("body",),
+) -> tuple[Job, bool]:
+    """Submit one request as ``caller``; HTTPException (409, 422) when it is refused.
+    ``at`` is where the request sits in the body, for the field errors' ``loc``."""
+    refuse_overrides_above_settings(body.input, settings, caller)
+    run_at = body.run_at
+    if body.delay_seconds is not None:
+        run_at = utcnow() + timedelta(seconds=body.delay_seconds)
+    try:
+        return submit(
+            body.kind, body.input,
+            idempotency_key=client_idempotency_key(caller.tenant, body.idempotency_key),
+            store=store, celery=celery, settings=settings, api_key_id=caller.key_id,
+            tenant=caller.tenant, kinds=kinds, priority=body.priority, run_at=run_at,
+            callback_url=body.callback_url,
+        )
+    except UnknownKind as exc:
+        raise _unprocessable([*at, "kind"], str(exc), body.kind) from exc
+    except CallbackNotAllowed as exc:
+        raise _unprocessable([*at, "callback_url"], str(exc), body.callback_url) from exc
+    except InvalidInput as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
+            {**error, "loc": [*at, "input", *error["loc"]]} for error in exc.errors
+        ]) from exc
+    except IdempotencyConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
 
 
 @router.get("", response_model=JobPage)
@@ -110,7 +175,8 @@ def get_job(job_id: str, caller: Reader, store: StoreDep) -> Job:
 
 @router.post("/{job_id}/cancel", response_model=Job)
 def cancel_job(job_id: str, caller: Submitter, store: StoreDep) -> Job:
-    """Cancel a job that has not started (queued or waiting to retry); 409 otherwise."""
+    """Cancel a job that has not started (scheduled, queued or waiting to retry); 409
+    otherwise."""
     load_job(store, job_id, caller)
     try:
         return store.cancel(job_id)

@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -16,7 +17,8 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from schemas.documents import DocumentDeleted, DocumentView, DocumentWritten
-from schemas.job import Job, JobPage, JobStatus
+from schemas.job import Job, JobPage, JobPriority, JobStatus
+from schemas.job_batch import BatchResult
 from schemas.job_event import JobEvent
 from schemas.retrieval import Answer, SearchResults
 from sluice.client import calls
@@ -91,9 +93,27 @@ class AsyncSluiceClient:
     async def submit(
         self, kind: str, job_input: dict[str, Any] | None = None, *,
         idempotency_key: str | None = None,
+        priority: JobPriority | str | None = None,
+        run_at: datetime | None = None,
+        delay_seconds: float | None = None,
+        callback_url: str | None = None,
     ) -> Job:
-        """Queue a job; the same ``idempotency_key`` again returns the first job."""
-        return Job.model_validate(await self._send(calls.submit(kind, job_input, idempotency_key)))
+        """Queue a job; the same ``idempotency_key`` again returns the first job.
+
+        ``priority`` (high, normal, low) orders it among jobs waiting in the same queue;
+        ``run_at`` (timezone-aware) or ``delay_seconds`` holds it, ``scheduled``, until then;
+        ``callback_url`` is POSTed its signed summary when it settles (verify it with
+        :func:`sluice.client.webhooks.verify_callback`)."""
+        call = calls.submit(kind, job_input, idempotency_key, priority=priority, run_at=run_at,
+                            delay_seconds=delay_seconds, callback_url=callback_url)
+        return Job.model_validate(await self._send(call))
+
+    async def submit_batch(self, jobs: list[dict[str, Any]]) -> BatchResult:
+        """Submit up to ``SLUICE_MAX_BATCH_JOBS`` jobs in one request; each item is a dict
+        of :meth:`submit`'s arguments (``kind``, ``input``, ``idempotency_key``, ...), and
+        each gets its own result (``items[i].status``: 201, 200, 409 or 422): one refused
+        item never loses the others."""
+        return BatchResult.model_validate(await self._send(calls.submit_batch(jobs)))
 
     async def get(self, job_id: str) -> Job:
         return Job.model_validate(await self._send(calls.get_job(job_id)))

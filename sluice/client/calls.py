@@ -11,12 +11,13 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
 from httpx_sse import ServerSentEvent
 
-from schemas.job import SETTLED, Job, JobStatus
+from schemas.job import SETTLED, Job, JobPriority, JobStatus
 from schemas.job_event import JobEvent
 from sluice.client.errors import (
     AnswerFailed,
@@ -56,9 +57,38 @@ def _present(**values: Any) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def submit(kind: str, job_input: dict[str, Any] | None, idempotency_key: str | None) -> Call:
-    body = _present(kind=kind, input=job_input or {}, idempotency_key=idempotency_key)
-    return Call("POST", "/v1/jobs", body=body)
+def job_body(
+    kind: str,
+    job_input: dict[str, Any] | None,
+    idempotency_key: str | None = None,
+    *,
+    priority: JobPriority | str | None = None,
+    run_at: datetime | None = None,
+    delay_seconds: float | None = None,
+    callback_url: str | None = None,
+) -> dict[str, Any]:
+    """One job as ``POST /v1/jobs`` (and each item of ``/v1/jobs:batch``) takes it."""
+    return _present(
+        kind=kind, input=job_input or {}, idempotency_key=idempotency_key,
+        priority=None if priority is None else str(JobPriority(priority)),
+        run_at=None if run_at is None else run_at.isoformat(),
+        delay_seconds=delay_seconds, callback_url=callback_url,
+    )
+
+
+def submit(kind: str, job_input: dict[str, Any] | None, idempotency_key: str | None,
+           **options: Any) -> Call:
+    return Call("POST", "/v1/jobs", body=job_body(kind, job_input, idempotency_key, **options))
+
+
+def submit_batch(jobs: list[dict[str, Any]]) -> Call:
+    """``jobs``: each as :func:`job_body` makes it (a ``run_at`` datetime is converted)."""
+    items = [
+        {**job, "run_at": job["run_at"].isoformat()}
+        if isinstance(job.get("run_at"), datetime) else job
+        for job in jobs
+    ]
+    return Call("POST", "/v1/jobs:batch", body={"jobs": items})
 
 
 def get_job(job_id: str) -> Call:
