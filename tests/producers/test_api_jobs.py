@@ -5,15 +5,17 @@ from __future__ import annotations
 import redis
 
 from schemas.job import JobStatus
+from sluice.broker_queues import queue_depth
 from sluice.stores import JobQuery
 from tests.conftest import SluiceEnv
 from tests.support.polling import wait_for
 
 
 def queued_messages(env: SluiceEnv, queue: str = "cpu") -> int:
+    """Messages waiting in ``queue``, at every priority (kombu keeps one list per step)."""
     url = env.settings.broker_url or ""
     client = redis.Redis(unix_socket_path=url.removeprefix("redis+socket://"))
-    return int(client.llen(queue))
+    return queue_depth(client, queue)
 
 
 def test_a_job_submitted_over_http_succeeds_with_its_result(sluice_env: SluiceEnv) -> None:
