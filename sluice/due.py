@@ -39,10 +39,13 @@ def sweep_due(store: JobStore | None, celery: Celery, settings: Settings | None 
     done = 0
     now = utcnow()
     for found in store.due(now):
-        if found.status is JobStatus.SCHEDULED and found.run_at and found.run_at <= now:
-            done += release(store, celery, settings, found.id)
-        # Callbacks tell a waiting service its job is done: they go ahead of other io work.
-        done += _send_due_callbacks(store, celery, settings, found.id)
+        try:
+            if found.status is JobStatus.SCHEDULED and found.run_at and found.run_at <= now:
+                done += release(store, celery, settings, found.id)
+            done += _send_due_callbacks(store, celery, settings, found.id)
+        except Exception as exc:  # one job's trouble (a kind gone, a race) never stops the rest
+            log.warning("due sweep skipped a job; it is tried again next sweep",
+                        job_id=found.id, kind=found.kind, error=f"{type(exc).__name__}: {exc}")
     return done
 
 
@@ -119,6 +122,7 @@ def _send_due_callbacks(store: JobStore, celery: Celery, settings: Settings, job
     sent = 0
     for delivery_id in taken:  # what this sweep's write took; a racing sweep took the rest
         try:
+            # Callbacks tell a waiting service its job is done: ahead of other io work.
             celery.send_task(callbacks.CALLBACK_TASK, args=[job.id, delivery_id],
                              queue=Queue.IO.value, retry=False,
                              priority=broker_priority(JobPriority.HIGH))

@@ -295,3 +295,21 @@ def test_a_failing_observer_never_fails_the_write(store: JobStore) -> None:
     job, created = store.create(new_job())
     assert created
     assert store.transition(job.id, JobStatus.RUNNING).status is JobStatus.RUNNING
+
+
+def test_due_lists_scheduled_jobs_and_owed_callbacks_by_wake_at(store: JobStore) -> None:
+    now = utcnow()
+    soon, _ = store.create(new_job(status=JobStatus.SCHEDULED,
+                                   run_at=now - timedelta(seconds=1)))
+    later, _ = store.create(new_job(status=JobStatus.SCHEDULED, run_at=now + timedelta(days=9)))
+    store.create(new_job())  # queued: nothing to wake for
+    called, _ = store.create(new_job(callback_url="https://hooks.example.com/x"))
+    store.transition(called.id, JobStatus.RUNNING)
+    settled = store.transition(called.id, JobStatus.SUCCEEDED)
+    assert settled.callbacks and settled.wake_at is not None
+
+    assert {job.id for job in store.due(utcnow())} == {soon.id, called.id}
+    assert {job.id for job in store.due(now + timedelta(days=10))} == {
+        soon.id, later.id, called.id}
+    store.cancel(later.id)  # a cancelled job has nothing to wake for
+    assert later.id not in {job.id for job in store.due(now + timedelta(days=10))}
