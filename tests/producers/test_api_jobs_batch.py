@@ -83,3 +83,22 @@ def test_schedules_priorities_and_callbacks_are_checked_at_the_door(
             if field is not None:
                 assert field in response.json()["errors"][0]["loc"], response.json()
     assert sluice_env.store.count(JobQuery()) == 0
+
+
+def test_the_client_submits_batches_and_schedules(sluice_env: SluiceEnv) -> None:
+    from sluice.client import SluiceClient
+
+    run_at = utcnow() + timedelta(hours=2)
+    with sluice_env.api() as http, SluiceClient(http=http) as client:
+        http.headers.update(sluice_env.auth())
+        result = client.submit_batch([
+            {"kind": "echo", "input": {"n": 1}, "idempotency_key": "c-1", "priority": "low"},
+            {"kind": "echo", "input": {"n": 2}, "run_at": run_at},
+            {"kind": "nope"},
+        ])
+        scheduled = client.submit("echo", {"n": 3}, priority="high", delay_seconds=60)
+    assert [item.status for item in result.items] == [201, 201, 422]
+    assert result.items[0].job is not None and result.items[0].job.priority == "low"
+    assert result.items[1].job is not None and result.items[1].job.run_at == run_at
+    assert not result.items[2].ok and result.items[2].error is not None
+    assert scheduled.status is JobStatus.SCHEDULED and scheduled.priority == "high"
