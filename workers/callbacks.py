@@ -26,6 +26,7 @@ import structlog
 from libs.http_faults import HttpFault, classify
 from libs.sinks.webhook import origin
 from libs.web.ssrf import RefusedAddress, guarded_client
+from schemas.inputs.system import CallbackInput
 from schemas.job import CallbackDelivery, CallbackStatus, Job, utcnow
 from sluice import callbacks
 from sluice._version import __version__
@@ -45,7 +46,8 @@ class _Outcome:
         self.error, self.http_status = error, http_status
 
 
-@internal_task(callbacks.CALLBACK_TASK, queue=Queue.IO, bind=True, max_retries=None)
+@internal_task(callbacks.CALLBACK_TASK, queue=Queue.IO, input_model=CallbackInput, bind=True,
+               max_retries=None)
 def deliver_callback(self: Any, job_id: str, delivery_id: str) -> None:
     settings = get_settings()
     store = get_store()

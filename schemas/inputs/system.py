@@ -1,6 +1,7 @@
 """The inputs of the small kinds: ``echo`` (any input, returned as is), the internal
-``sink.deliver`` (one record to one sink), and the scheduled tasks ``email.poll``,
-``batch.start`` and ``batch.advance``, whose arguments are their own, not a job id."""
+``sink.deliver`` (one record to one sink), and the system's own tasks ``email.poll``,
+``batch.start``, ``batch.advance`` and ``sluice.callback``, whose arguments are their own,
+not a job id."""
 
 from __future__ import annotations
 
@@ -38,3 +39,10 @@ class BatchAdvanceInput(BaseModel):
 
 class RetentionSweepInput(BaseModel):
     """``retention.sweep`` takes no arguments: the periods come from the settings."""
+
+
+class CallbackInput(BaseModel):
+    """``sluice.callback``: the settled job and which of its callbacks to deliver."""
+
+    job_id: str = Field(min_length=1)
+    delivery_id: str = Field(min_length=1)

@@ -17,9 +17,10 @@ BUILT_IN = {
     "echo": Queue.CPU, "embed": Queue.CPU, "delete": Queue.CPU, "search": Queue.CPU,
     "vectors.switch_alias": Queue.CPU, "extract": Queue.GPU, "ask": Queue.GPU,
     "crawl.fetch": Queue.IO, "sink.deliver": Queue.IO, "email.poll": Queue.IO,
-    "batch.start": Queue.IO, "batch.advance": Queue.IO,
+    "batch.start": Queue.IO, "batch.advance": Queue.IO, "sluice.callback": Queue.IO,
 }
-INTERNAL = {"sink.deliver", "email.poll", "batch.start", "batch.advance", "vectors.switch_alias"}
+INTERNAL = {"sink.deliver", "email.poll", "batch.start", "batch.advance", "vectors.switch_alias",
+            "sluice.callback"}
 
 
 def settings_with(plugins: str, tmp_path: object) -> Settings:
