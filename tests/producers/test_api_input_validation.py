@@ -34,7 +34,8 @@ def test_a_malformed_input_is_422_with_field_errors_and_nothing_stored(
 def test_internal_kinds_cannot_be_submitted(sluice_env: SluiceEnv) -> None:
     client, auth = sluice_env.api(), sluice_env.auth()
     forged = {"job_id": "someone-elses-job", "sink": "records", "record": {"forged": True}}
-    for kind in ("sink.deliver", "vectors.switch_alias", "batch.start", "email.poll"):
+    for kind in ("sink.deliver", "vectors.switch_alias", "batch.start", "email.poll",
+                 "sluice.callback"):
         response = client.post("/v1/jobs", headers=auth, json={"kind": kind, "input": forged})
         assert response.status_code == 422, kind
     assert _jobs(sluice_env) == []
