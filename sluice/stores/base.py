@@ -301,10 +301,12 @@ class JobStore(ABC):
     def purge_settled(self, settled_before: datetime, *, batch: int) -> int:
         """Delete up to ``batch`` terminal jobs last written before ``settled_before``.
 
-        Dead-lettered jobs wait for a person and are never purged by age.
+        Dead-lettered jobs wait for a person and are never purged by age, nor is a job
+        whose callback is still owed (``wake_at`` set): its receiver has not heard yet.
         """
         query = JobQuery(statuses=tuple(sorted(TERMINAL)), updated_before=settled_before)
-        return self._delete([job.id for job in self._find(query, batch, None, True)])
+        found = self._find(query, batch, None, True)
+        return self._delete([job.id for job in found if job.wake_at is None])
 
     def erase_containing(self, needle: str, *, batch: int = 500) -> list[str]:
         """Delete every job whose input, result, attempts or trace mention ``needle``."""

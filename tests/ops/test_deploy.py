@@ -21,7 +21,9 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.main import app as cli_app
+from sluice.broker_queues import PRIORITY_SEPARATOR
 from sluice.kinds import Queue
+from sluice.priorities import BROKER_PRIORITY
 from sluice.settings import Settings
 from tests.conftest import REPO_ROOT, SluiceEnv, make_env
 
@@ -154,12 +156,18 @@ def test_each_worker_queue_has_a_keda_scaled_object_on_its_queue_depth() -> None
     by_queue = {}
     for scaled_object in scaled:
         target = deployments[scaled_object["spec"]["scaleTargetRef"]["name"]]
-        (trigger,) = scaled_object["spec"]["triggers"]
-        assert trigger["type"] == "redis"
+        triggers = scaled_object["spec"]["triggers"]
         args = target["spec"]["template"]["spec"]["containers"][0]["args"]
         queue = args[args.index("--queues") + 1]
-        assert trigger["metadata"]["listName"] == queue
-        assert int(trigger["metadata"]["listLength"]) > 0
+        # Every priority step's list, summed: a backlog of normal jobs scales too.
+        assert {trigger["metadata"]["listName"] for trigger in triggers} \
+            == {queue + (f"{PRIORITY_SEPARATOR}{step}" if step else "")
+                for step in BROKER_PRIORITY.values()}
+        for trigger in triggers:
+            assert trigger["type"] == "redis" and int(trigger["metadata"]["listLength"]) > 0
+        formula = scaled_object["spec"]["advanced"]["scalingModifiers"]["formula"]
+        assert sorted(formula.replace(" ", "").split("+")) \
+            == sorted(trigger["name"] for trigger in triggers)
         spec = scaled_object["spec"]
         assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
         by_queue[queue] = scaled_object

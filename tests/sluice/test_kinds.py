@@ -18,9 +18,10 @@ BUILT_IN = {
     "vectors.switch_alias": Queue.CPU, "extract": Queue.GPU, "ask": Queue.GPU,
     "crawl.fetch": Queue.IO, "sink.deliver": Queue.IO, "email.poll": Queue.IO,
     "batch.start": Queue.IO, "batch.advance": Queue.IO, "sluice.callback": Queue.IO,
+    "retention.sweep": Queue.IO,
 }
 INTERNAL = {"sink.deliver", "email.poll", "batch.start", "batch.advance", "vectors.switch_alias",
-            "sluice.callback"}
+            "sluice.callback", "retention.sweep"}
 
 
 def settings_with(plugins: str, tmp_path: object) -> Settings:
