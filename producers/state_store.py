@@ -171,15 +171,21 @@ class SQLiteStateStore(StateStore):
 
 class MongoStateStore(StateStore):
     def __init__(self, url: str, database: str, collection: str = "producer_state") -> None:
-        from sluice.stores.mongo import MongoClients
+        from sluice.stores.mongo_client import MongoClients
 
         self._clients = MongoClients(url)
         self._database = database
         self._collection = collection
-        self._records().create_index([("namespace", 1), ("updated_at", -1)])
 
     def _records(self) -> Any:
-        return self._clients.get()[self._database][self._collection]
+        from pymongo.operations import IndexModel
+
+        from sluice.stores.mongo_client import ensure_indexes
+
+        records = self._clients.collection(self._database, self._collection)
+        ensure_indexes(records, self._clients.url,
+                       [IndexModel([("namespace", 1), ("updated_at", -1)])])
+        return records
 
     @staticmethod
     def _id(namespace: str, key: str) -> str:
@@ -222,7 +228,9 @@ class MongoStateStore(StateStore):
             {"_id": self._id(namespace, key), "version": expected_version},
             {"$set": {"doc": doc, "updated_at": utcnow()}, "$inc": {"version": 1}},
         )
-        return bool(result.modified_count == 1)
+        from sluice.stores.mongo import write_won
+
+        return write_won(result)
 
     def delete(self, namespace: str, key: str) -> bool:
         return bool(self._records().delete_one({"_id": self._id(namespace, key)}).deleted_count)

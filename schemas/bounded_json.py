@@ -39,5 +39,36 @@ def _within_depth(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-BoundedObject = Annotated[dict[str, Any], AfterValidator(_within_depth)]
-"""A JSON object nested at most :data:`MAX_DEPTH` levels."""
+# MongoDB (BSON) holds signed 64-bit integers; a larger one is refused here, with a 422 that
+# names it, rather than as a 500 at the store or a dead-lettered result later.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def integer_out_of_range(value: Any) -> str | None:
+    """The dotted path of the first integer outside 64 bits in ``value``, or None."""
+    pending: list[tuple[Any, str]] = [(value, "")]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, dict):
+            pending.extend((child, f"{path}.{key}" if path else str(key))
+                           for key, child in node.items())
+        elif isinstance(node, list | tuple):
+            pending.extend((child, f"{path}.{index}" if path else str(index))
+                           for index, child in enumerate(node))
+        elif isinstance(node, int) and not INT64_MIN <= node <= INT64_MAX:
+            return path or "(the value)"
+    return None
+
+
+def _integers_within_64_bits(value: dict[str, Any]) -> dict[str, Any]:
+    path = integer_out_of_range(value)
+    if path is not None:
+        raise ValueError(f"the integer at {path} does not fit in 64 bits (the store's limit)")
+    return value
+
+
+BoundedObject = Annotated[
+    dict[str, Any], AfterValidator(_within_depth), AfterValidator(_integers_within_64_bits)
+]
+"""A JSON object nested at most :data:`MAX_DEPTH` levels, its integers within 64 bits."""

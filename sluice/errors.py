@@ -104,3 +104,12 @@ class UnsafeWorkerConfiguration(Exception):
 
 class CallbackNotAllowed(ValueError):
     """A job's callback_url that the settings do not allow (host, scheme, no secret)."""
+
+
+class UnstorableValue(ValueError):
+    """A value the store cannot hold (MongoDB: an integer outside 64 bits, a document over
+    16 MiB). Nothing was written; ``why`` names the value and the limit."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from schemas.job import DeadReason, Job, JobStatus, TraceStep, check_transition, utcnow
 from sluice import instruments
 from sluice.enqueue import submit
-from sluice.errors import DeadLetter, JobNotFound, Retryable
+from sluice.errors import DeadLetter, JobNotFound, Retryable, UnstorableValue
 from sluice.kinds import KindSpec, Queue, RetryPolicy, declare, retry_countdown
 from sluice.settings import Settings, get_settings
 from sluice.stores import JobStore, get_store
@@ -134,10 +134,6 @@ class JobTask(Task):  # type: ignore[misc]
         )
         try:
             result = type(self).handler(context)
-            done = store.transition(
-                job_id, JobStatus.SUCCEEDED, result=result, error=None, trace=context.trace
-            )
-            bound.info("job succeeded", status=done.status)
         except (Retryable, SoftTimeLimitExceeded) as exc:
             self._retry_or_give_up(store, settings, job, context, exc, bound)
         except DeadLetter as exc:
@@ -155,8 +151,42 @@ class JobTask(Task):  # type: ignore[misc]
                 error=f"{type(exc).__name__}: {exc}", trace=context.trace,
             )
             bound.exception("job failed", reason=DeadReason.NON_RETRYABLE)
+        else:
+            self._record_success(store, settings, job_id, result, context, bound)
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "kind", "queue", "attempt")
+
+    def _record_success(
+        self, store: JobStore, settings: Settings, job_id: str, result: Any,
+        context: JobContext, bound: Any,
+    ) -> None:
+        """Store the result. Failing to store it says nothing about the work: a store that
+        is unreachable (an election) gets the message back later, not a dead job; a result
+        the store cannot hold is dead-lettered saying which value and why."""
+        try:
+            done = store.transition(
+                job_id, JobStatus.SUCCEEDED, result=result, error=None, trace=context.trace
+            )
+        except UnstorableValue as exc:
+            store.transition(
+                job_id, JobStatus.DEAD, reason=DeadReason.NON_RETRYABLE,
+                error=f"the result cannot be stored: {exc.why}", trace=context.trace,
+            )
+            bound.error("job result refused by the store", reason=DeadReason.NON_RETRYABLE,
+                        error=exc.why)
+            return
+        except Exception as exc:
+            if not store.is_unavailable(exc):
+                store.transition(
+                    job_id, JobStatus.DEAD, reason=DeadReason.NON_RETRYABLE,
+                    error=f"{type(exc).__name__}: {exc}", trace=context.trace,
+                )
+                bound.exception("job failed", reason=DeadReason.NON_RETRYABLE)
+                return
+            countdown = retry_countdown(settings, self.request.retries)
+            bound.warning("cannot store the result; the message comes back", error=str(exc))
+            raise self.retry(countdown=countdown, exc=None) from exc
+        bound.info("job succeeded", status=done.status)
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any

@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
+from pymongo.operations import IndexModel
 
 from libs.documents.model import (
     LIST_PAGE,
@@ -22,8 +23,10 @@ from libs.documents.model import (
 )
 from schemas.job import utcnow
 from schemas.principal import DEFAULT_TENANT
+from sluice.stores.bson_limits import refusals_as_unstorable
 from sluice.stores.cas import compare_and_set
-from sluice.stores.mongo import MongoClients
+from sluice.stores.mongo import write_won
+from sluice.stores.mongo_client import MongoClients, ensure_indexes
 
 MAX_PUT_ATTEMPTS = 20
 
@@ -32,6 +35,15 @@ def _to_mongo(document: Document) -> dict[str, Any]:
     data = document.model_dump(mode="json")
     data["_id"] = data.pop("id")
     return data
+
+
+def mongo_document_indexes() -> list[IndexModel]:
+    """Every index of the ``documents`` collection (created once per process): one document
+    per (source, doc_id), and a source's listing in ``_id`` order."""
+    return [
+        IndexModel([("source", ASCENDING), ("doc_id", ASCENDING)], unique=True),
+        IndexModel([("source", ASCENDING), ("_id", ASCENDING)]),
+    ]
 
 
 def _from_mongo(data: dict[str, Any]) -> Document:
@@ -47,13 +59,12 @@ class MongoDocumentStore(DocumentStore):
         self._clients = MongoClients(url)
         self._database = database
         self._collection_name = collection
-        self._collection.create_index(
-            [("source", ASCENDING), ("doc_id", ASCENDING)], unique=True
-        )
 
     @property
     def _collection(self) -> Any:
-        return self._clients.get()[self._database][self._collection_name]
+        documents = self._clients.collection(self._database, self._collection_name)
+        ensure_indexes(documents, self._clients.url, mongo_document_indexes())
+        return documents
 
     def get(self, document_id: str) -> Document:
         data = self._collection.find_one({"_id": document_id})
@@ -84,22 +95,24 @@ class MongoDocumentStore(DocumentStore):
             return None if new == current else new
 
         def write(current: Document | None, new: Document) -> bool:
+            fields = _to_mongo(new)
             try:
-                if current is None:
-                    self._collection.insert_one(_to_mongo(new))
-                    return True
-                fields = _to_mongo(new)
-                # Bookkeeping the worker owns is never overwritten by a content write.
-                for owned in ("chunk_high_water", "chunk_count", "indexed_hash", "indexed_at"):
-                    fields.pop(owned)
-                result = self._collection.update_one(
-                    {"_id": key, "content_hash": current.content_hash,
-                     "metadata": current.metadata},
-                    {"$set": fields},
-                )
+                with refusals_as_unstorable(fields, f"document {key}"):
+                    if current is None:
+                        self._collection.insert_one(fields)
+                        return True
+                    # Bookkeeping the worker owns is never overwritten by a content write.
+                    for owned in ("chunk_high_water", "chunk_count", "indexed_hash",
+                                  "indexed_at"):
+                        fields.pop(owned)
+                    result = self._collection.update_one(
+                        {"_id": key, "content_hash": current.content_hash,
+                         "metadata": current.metadata},
+                        {"$set": fields},
+                    )
             except DuplicateKeyError:
                 return False  # a racing insert won; compare against it
-            return bool(result.modified_count == 1)
+            return write_won(result)
 
         swap = compare_and_set(
             read, change, write, what=f"document {key}", attempts=MAX_PUT_ATTEMPTS,

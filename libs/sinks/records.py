@@ -109,7 +109,7 @@ class SQLiteRecordStore(RecordStore):
 
 class MongoRecordStore(RecordStore):
     def __init__(self, settings: Settings) -> None:
-        from sluice.stores.mongo import MongoClients
+        from sluice.stores.mongo_client import MongoClients
 
         assert settings.mongodb_url is not None
         self._clients = MongoClients(settings.mongodb_url.get_secret_value())
@@ -117,19 +117,22 @@ class MongoRecordStore(RecordStore):
 
     @property
     def _records(self) -> Any:
-        return self._clients.get()[self._database]["records"]
+        return self._clients.collection(self._database, "records")
 
     def put(
         self, job_id: str, schema_name: str | None, schema_version: int | None,
         record: dict[str, Any],
     ) -> bool:
+        from sluice.stores.bson_limits import refusals_as_unstorable
+
         created: datetime = utcnow()
-        result = self._records.update_one(
-            {"_id": job_id},
-            {"$setOnInsert": {"schema_name": schema_name, "schema_version": schema_version,
-                              "created_at": format_time(created), "record": record}},
-            upsert=True,
-        )
+        with refusals_as_unstorable(record, f"the record of job {job_id}"):
+            result = self._records.update_one(
+                {"_id": job_id},
+                {"$setOnInsert": {"schema_name": schema_name, "schema_version": schema_version,
+                                  "created_at": format_time(created), "record": record}},
+                upsert=True,
+            )
         return result.upserted_id is not None
 
     def get(self, job_id: str) -> dict[str, Any] | None:

@@ -22,6 +22,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import StreamingResponse
 
+from sluice.errors import UnstorableValue
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -126,3 +128,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
         return problem(422, list(exc.errors()))
+
+    @app.exception_handler(UnstorableValue)
+    async def unstorable_problem(request: Request, exc: UnstorableValue) -> JSONResponse:
+        # The store refused the value before writing anything (MongoDB: over 16 MiB).
+        return problem(422, [{"loc": ["body"], "msg": exc.why, "type": "value_error"}])

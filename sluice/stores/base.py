@@ -174,6 +174,12 @@ class JobStore(ABC):
                     break
         return found
 
+    def is_unavailable(self, error: BaseException) -> bool:
+        """Whether ``error`` from this store means "not reachable now" (a failover, a lost
+        connection) rather than anything about the job: the caller retries the write
+        instead of judging the job by it. The backends that can tell override this."""
+        return False
+
     @abstractmethod
     def ping(self) -> None:
         """Raise if the store cannot be reached."""

@@ -2,46 +2,92 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.operations import IndexModel
+from pymongo.results import UpdateResult
 
 from schemas.job import Job
 from schemas.principal import DEFAULT_TENANT
 from sluice.stores.base import JobNotFound, JobQuery, JobStore, format_time
+from sluice.stores.bson_limits import refusals_as_unstorable
+from sluice.stores.mongo_client import MongoClients, ensure_indexes
 from sluice.stores.quarantine import UnreadableJob, job_from_document
 
-SERVER_SELECTION_TIMEOUT_MS = 5000
+
+def mongo_job_indexes() -> list[IndexModel]:
+    """Every index of the ``jobs`` collection, in one place (created once per process).
+
+    Listing sorts on ``(created_at, _id)``, so each compound index ends with ``_id`` as the
+    tie-breaker and a page is read from the index without an in-memory sort. Batch progress
+    (``input.batch_run``), a crawl's frontier (``input.crawl_id``) and the recovery sweeps
+    (``status`` + ``updated_at``) are indexed so that polling them every few seconds does
+    not scan the collection. The partial indexes hold only the jobs that have the field.
+    """
+    by_time = [("created_at", ASCENDING), ("_id", ASCENDING)]
+    return [
+        IndexModel("idempotency_key", unique=True, sparse=True),
+        IndexModel(by_time),
+        IndexModel([("status", ASCENDING), *by_time]),
+        IndexModel([("kind", ASCENDING), *by_time]),
+        IndexModel([("tenant", ASCENDING), *by_time]),
+        IndexModel([("status", ASCENDING), ("updated_at", ASCENDING)]),
+        IndexModel([("updated_at", ASCENDING)]),
+        IndexModel([("input.batch_run", ASCENDING), ("status", ASCENDING)],
+                   partialFilterExpression={"input.batch_run": {"$exists": True}}),
+        IndexModel([("input.crawl_id", ASCENDING), *by_time],
+                   partialFilterExpression={"input.crawl_id": {"$exists": True}}),
+        IndexModel("wake_at", sparse=True),  # the due sweep: scheduled jobs, owed callbacks
+    ]
 
 
-class MongoClients:
-    """One client per process: PyMongo clients must not cross a fork."""
+def job_filter(query: JobQuery) -> dict[str, Any]:
+    """The MongoDB filter for ``query``: every condition must hold, as in SQLite's ``AND``.
 
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._lock = threading.Lock()
-        self._client: MongoClient[dict[str, Any]] | None = None
-        self._pid = os.getpid()
+    Two conditions on one path (``fields`` naming a path twice, or a path also filtered by
+    a named option) would overwrite each other in one dict; they are ANDed instead.
+    """
+    conditions: list[tuple[str, Any]] = []
+    if query.statuses:
+        conditions.append(("status", {"$in": [status.value for status in query.statuses]}))
+    if query.kind:
+        conditions.append(("kind", query.kind))
+    if query.reason:
+        conditions.append(("reason", query.reason.value))
+    if query.tenant:
+        # Jobs stored before tenants existed have no field: the default tenant's.
+        conditions.append(("tenant", {"$in": [query.tenant, None]}
+                           if query.tenant == DEFAULT_TENANT else query.tenant))
+    conditions.extend(query.fields)
+    created: dict[str, str] = {}
+    if query.created_before:
+        created["$lt"] = format_time(query.created_before)
+    if query.created_after:
+        created["$gt"] = format_time(query.created_after)
+    if created:
+        conditions.append(("created_at", created))
+    if query.updated_before:
+        conditions.append(("updated_at", {"$lt": format_time(query.updated_before)}))
+    if query.wake_before:
+        conditions.append(("wake_at", {"$lte": format_time(query.wake_before)}))
+    merged: dict[str, Any] = {}
+    repeated: list[dict[str, Any]] = []
+    for path, value in conditions:
+        if path in merged:
+            repeated.append({path: value})
+        else:
+            merged[path] = value
+    return {"$and": [merged, *repeated]} if repeated else merged
 
-    def get(self) -> MongoClient[dict[str, Any]]:
-        with self._lock:
-            if self._client is None or self._pid != os.getpid():
-                self._client = MongoClient(
-                    self._url, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, tz_aware=True
-                )
-                self._pid = os.getpid()
-            return self._client
 
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+def write_won(result: UpdateResult) -> bool:
+    """A conditional write won its race when its filter matched. ``modified_count`` is 0
+    when the new document equals the old one, which is a success, not a lost race."""
+    return result.matched_count == 1
 
 
 def _to_document(job: Job) -> dict[str, Any]:
@@ -70,23 +116,18 @@ class MongoJobStore(JobStore):
         self._clients = MongoClients(url)
         self._database = database
         self._collection_name = collection
-        self._ensure_indexes()
 
     @property
     def _jobs(self) -> Collection[dict[str, Any]]:
-        return self._clients.get()[self._database][self._collection_name]
-
-    def _ensure_indexes(self) -> None:
-        self._jobs.create_index("idempotency_key", unique=True, sparse=True)
-        self._jobs.create_index([("created_at", ASCENDING), ("_id", ASCENDING)])
-        self._jobs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
-        self._jobs.create_index([("kind", ASCENDING), ("created_at", ASCENDING)])
-        self._jobs.create_index([("tenant", ASCENDING), ("created_at", ASCENDING)])
-        self._jobs.create_index("wake_at", sparse=True)
+        jobs = self._clients.collection(self._database, self._collection_name)
+        ensure_indexes(jobs, self._clients.url, mongo_job_indexes())
+        return jobs
 
     def _insert(self, job: Job) -> bool:
+        document = _to_document(job)
         try:
-            self._jobs.insert_one(_to_document(job))
+            with refusals_as_unstorable(document, f"job {job.id}"):
+                self._jobs.insert_one(document)
         except DuplicateKeyError as exc:
             if "idempotency_key" in str(exc):
                 return False
@@ -107,10 +148,17 @@ class MongoJobStore(JobStore):
         return _from_document(document) if document else None
 
     def _replace(self, job: Job, expected_version: int) -> bool:
-        result = self._jobs.replace_one(
-            {"_id": job.id, "version": expected_version}, _to_document(job)
-        )
-        return result.modified_count == 1
+        document = _to_document(job)
+        with refusals_as_unstorable(document, f"job {job.id}"):
+            result = self._jobs.replace_one({"_id": job.id, "version": expected_version},
+                                            document)
+        return write_won(result)
+
+    def is_unavailable(self, error: BaseException) -> bool:
+        """A lost connection, an election under way, or a timed-out call: the write may
+        succeed when retried, and says nothing about the job."""
+        return isinstance(error, ConnectionFailure) or (
+            isinstance(error, PyMongoError) and error.timeout)
 
     def _delete(self, job_ids: Sequence[str]) -> int:
         if not job_ids:
@@ -118,32 +166,7 @@ class MongoJobStore(JobStore):
         return int(self._jobs.delete_many({"_id": {"$in": list(job_ids)}}).deleted_count)
 
     def _filter(self, query: JobQuery) -> dict[str, Any]:
-        conditions: dict[str, Any] = {}
-        if query.statuses:
-            conditions["status"] = {"$in": [status.value for status in query.statuses]}
-        if query.kind:
-            conditions["kind"] = query.kind
-        if query.reason:
-            conditions["reason"] = query.reason.value
-        if query.tenant:
-            # Jobs stored before tenants existed have no field: the default tenant's.
-            conditions["tenant"] = (
-                {"$in": [query.tenant, None]} if query.tenant == DEFAULT_TENANT else query.tenant
-            )
-        for path, value in query.fields:
-            conditions[path] = value
-        created: dict[str, str] = {}
-        if query.created_before:
-            created["$lt"] = format_time(query.created_before)
-        if query.created_after:
-            created["$gt"] = format_time(query.created_after)
-        if created:
-            conditions["created_at"] = created
-        if query.updated_before:
-            conditions["updated_at"] = {"$lt": format_time(query.updated_before)}
-        if query.wake_before:
-            conditions["wake_at"] = {"$lte": format_time(query.wake_before)}
-        return conditions
+        return job_filter(query)
 
     def _find(
         self, query: JobQuery, limit: int, after: tuple[str, str] | None, oldest_first: bool
@@ -196,3 +219,6 @@ class MongoJobStore(JobStore):
 
     def close(self) -> None:
         self._clients.close()
+
+
+__all__ = ["MongoClients", "MongoJobStore", "job_filter", "mongo_job_indexes", "write_won"]
