@@ -12,7 +12,8 @@ app = typer.Typer(help="MongoDB change streams -> embed/delete jobs.",
 
 @app.callback()
 def cdc(ctx: typer.Context) -> None:
-    """Watch SLUICE_CDC_COLLECTIONS until Ctrl-C; resumes from the saved token."""
+    """Watch SLUICE_CDC_COLLECTIONS until Ctrl-C; resumes from the saved position (a first
+    start scans the collection first)."""
     if ctx.invoked_subcommand is not None:
         return
     import asyncio
@@ -58,7 +59,8 @@ def reset(
         list[str] | None, typer.Option("--collection", "-c", help="Default: all watched.")
     ] = None,
 ) -> None:
-    """Forget the resume token: the next `sluice cdc` starts from now (no replay)."""
+    """Forget the saved position: the next `sluice cdc` scans the collection, queues an
+    embed per document, and follows the stream from the scan's start."""
     from cli.main import _settings_or_exit
     from producers.cdc.consumer import ResumeTokens
     from producers.state_store import open_state_store

@@ -20,10 +20,18 @@ from cli.kinds import load_kinds
 from sluice.celery_app import create_celery_app
 from sluice.settings import Settings, load_settings
 from sluice.stores import JobStore, open_store
+from tests.support.mongo import drop_named_databases, new_database
 from tests.support.processes import WorkerProcess, start_worker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-key"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mongodb_databases_dropped() -> Iterator[None]:
+    """With SLUICE_MONGODB_URL: drop every database this session named, at its end."""
+    yield
+    drop_named_databases()
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +42,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 
 
 def test_settings(data_dir: Path, broker_url: str, **overrides: Any) -> dict[str, Any]:
-    """Fast timings: a killed worker's message comes back within seconds, not an hour."""
+    """Fast timings: a killed worker's message comes back within seconds, not an hour.
+
+    With ``SLUICE_MONGODB_URL`` exported, each call names a MongoDB database of its own
+    (tests/support/mongo.py), so no test counts another's jobs or touches a real one."""
+    database = None if "mongodb_database" in overrides else new_database()
     return {
+        **({"mongodb_database": database} if database else {}),
         "data_dir": str(data_dir),
         "broker_url": broker_url,
         "api_keys": API_KEY,

@@ -138,11 +138,13 @@ def delete_document(
 
     Returns the removed document (None when it did not exist) and the job. The job is
     queued even for an unknown id's (source, doc_id) only when the row existed: vectors
-    without a row cannot be named by id.
+    without a row cannot be named by id. With ``SLUICE_WAREHOUSE_CHANGE_STREAM`` no job is
+    queued here (None): the change stream's delete event queues it, once.
     """
     removed = documents.remove(document_id)
-    if removed is None:
-        return None, None
+    if removed is None or settings.warehouse_change_stream:
+        # In change-stream mode `sluice cdc` queues the delete from the stream's event.
+        return removed, None
     job, _ = submit(
         "delete",
         {"document_id": removed.id, "source": removed.source, "doc_id": removed.doc_id},

@@ -145,7 +145,8 @@ async def remove_document(
     celery: CeleryDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    """Remove the document now; its vectors go with the queued ``delete`` job."""
+    """Remove the document now; its vectors go with the queued ``delete`` job (queued by
+    `sluice cdc` in change-stream mode, when ``delete_job_id`` is null)."""
     documents = documents_of(request)
     try:
         current = await run_in_threadpool(documents.get, document_id)
@@ -159,6 +160,7 @@ async def remove_document(
         )
 
     removed, job = await run_in_threadpool(remove)
-    if removed is None or job is None:
+    if removed is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no document {document_id}")
-    return {"document_id": document_id, "delete_job_id": job.id}
+    # None in change-stream mode: `sluice cdc` queues the delete from the stream.
+    return {"document_id": document_id, "delete_job_id": job.id if job else None}

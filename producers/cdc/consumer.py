@@ -15,8 +15,8 @@ import structlog
 from celery import Celery
 from prometheus_client import Counter, Gauge
 
-from producers.cdc.events import Action, Planned, plan_event
-from producers.state_store import StateStore
+from producers.cdc.events import Action, Planned, embed_input, plan_event
+from producers.cdc.position import TOKENS_NAMESPACE, ResumeTokens, ScanWindow
 from schemas.job import utcnow
 from sluice.enqueue import submit
 from sluice.settings import Settings
@@ -24,7 +24,6 @@ from sluice.stores import IdempotencyConflict, JobStore
 
 log = structlog.get_logger(__name__)
 
-TOKENS_NAMESPACE = "cdc.resume"
 
 LAG_SECONDS = Gauge(
     "sluice_cdc_lag_seconds",
@@ -37,26 +36,6 @@ EVENTS = Counter(
 )
 
 
-class ResumeTokens:
-    """The resume token of each watched collection, in the producer state store."""
-
-    def __init__(self, state: StateStore) -> None:
-        self._state = state
-
-    def load(self, collection: str) -> dict[str, Any] | None:
-        record = self._state.get(TOKENS_NAMESPACE, collection)
-        return dict(record.doc["token"]) if record and record.doc.get("token") else None
-
-    def save(self, collection: str, token: dict[str, Any], planned: Planned) -> None:
-        self._state.put(TOKENS_NAMESPACE, collection, {
-            "token": token, "action": planned.action.value, "saved_at": utcnow().isoformat(),
-            "cluster_time": planned.cluster_time.isoformat() if planned.cluster_time else None,
-        })
-
-    def clear(self, collection: str) -> bool:
-        return self._state.delete(TOKENS_NAMESPACE, collection)
-
-
 class ChangeConsumer:
     def __init__(
         self, *, store: JobStore, celery: Celery, settings: Settings, tokens: ResumeTokens
@@ -66,17 +45,24 @@ class ChangeConsumer:
         self._settings = settings
         self.tokens = tokens
 
-    def handle(self, collection: str, event: dict[str, Any]) -> Planned:
+    def handle(
+        self, collection: str, event: dict[str, Any], window: ScanWindow | None = None
+    ) -> Planned:
+        """Queue the event's job, then save its token. ``window``: the scan this stream
+        follows, whose job an embed of the same content up to ``window.until`` reuses."""
         planned = plan_event(event)
         if planned.kind is not None and planned.job_input is not None:
+            key = planned.idempotency_key
+            if window is not None and planned.action is Action.EMBED and window.covers(event):
+                key = backfill_key(window.marker, planned.job_input)
             # A conflict is the replay of an event enqueued before: its job stands.
             with contextlib.suppress(IdempotencyConflict):
                 submit(
-                    planned.kind, planned.job_input, idempotency_key=planned.idempotency_key,
+                    planned.kind, planned.job_input, idempotency_key=key,
                     store=self._store, celery=self._celery, settings=self._settings,
                 )
         # The job is in the store now (sent, or sent later by stranded-job recovery).
-        self.tokens.save(collection, planned.token, planned)
+        self.tokens.save(collection, planned.token, planned, window)
         EVENTS.labels(collection, planned.action.value).inc()
         if planned.cluster_time is not None:
             lag = (utcnow() - planned.cluster_time).total_seconds()
@@ -87,13 +73,20 @@ class ChangeConsumer:
         return planned
 
     def backfill_one(self, collection: str, document: dict[str, Any], marker: str) -> bool:
-        """Queue an embed for a document found by a backfill scan; False if not one of ours."""
-        if not {"source", "doc_id"} <= document.keys():
+        """Queue an embed for a document found by the scan ``marker``; False if not one of
+        ours. A resumed scan, or an event for the same content, finds the same job."""
+        job_input = embed_input(document)
+        if job_input is None:
             return False
-        job_input = {"document_id": str(document["_id"]), "source": document["source"],
-                     "doc_id": document["doc_id"], "content_hash": document.get("content_hash")}
-        key = f"cdc-backfill:{marker}:{document['_id']}"
         with contextlib.suppress(IdempotencyConflict):
-            submit("embed", job_input, idempotency_key=key, store=self._store,
-                   celery=self._celery, settings=self._settings)
+            submit("embed", job_input, idempotency_key=backfill_key(marker, job_input),
+                   store=self._store, celery=self._celery, settings=self._settings)
         return True
+
+
+def backfill_key(marker: str, job_input: dict[str, Any]) -> str:
+    """One embed per scan, document and content."""
+    return f"cdc-backfill:{marker}:{job_input['document_id']}:{job_input['content_hash']}"
+
+
+__all__ = ["TOKENS_NAMESPACE", "ChangeConsumer", "ResumeTokens", "backfill_key"]

@@ -53,7 +53,7 @@ def cluster_time_of(event: dict[str, Any]) -> datetime | None:
     return wall if isinstance(wall, datetime) else None
 
 
-def _embed_input(document: dict[str, Any]) -> dict[str, Any] | None:
+def embed_input(document: dict[str, Any]) -> dict[str, Any] | None:
     if not {"source", "doc_id"} <= document.keys():
         return None
     return {"document_id": str(document["_id"]), "source": document["source"],
@@ -66,7 +66,7 @@ def plan_event(event: dict[str, Any]) -> Planned:
     operation = event.get("operationType")
     key = (event.get("documentKey") or {}).get("_id")
     if operation in ("insert", "replace"):
-        job_input = _embed_input(event.get("fullDocument") or {})
+        job_input = embed_input(event.get("fullDocument") or {})
         if job_input is None:
             return Planned(Action.IGNORE, token, cluster_time=when, why="not a warehouse document")
         return Planned(Action.EMBED, token, job_input, when)
@@ -79,7 +79,7 @@ def plan_event(event: dict[str, Any]) -> Planned:
         full = event.get("fullDocument")
         if not full:  # deleted since: its delete event follows
             return Planned(Action.IGNORE, token, cluster_time=when, why="document gone")
-        job_input = _embed_input(full)
+        job_input = embed_input(full)
         if job_input is None:
             return Planned(Action.IGNORE, token, cluster_time=when, why="not a warehouse document")
         return Planned(Action.EMBED, token, job_input, when)

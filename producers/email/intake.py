@@ -25,6 +25,7 @@ from libs.documents.warehouse import ContentType, DocumentStore, put_document
 from libs.text.email_parsing import ParsedEmail, UnparsableEmail, parse_email
 from schemas.job import DeadReason, Job, JobStatus, utcnow
 from sluice.enqueue import submit
+from sluice.errors import UnstorableValue
 from sluice.settings import Settings
 from sluice.stores import IdempotencyConflict, JobStore
 
@@ -92,17 +93,22 @@ class EmailIntake:
             return self._dead_letter(raw, schema, origin, exc.why)
         if not parsed.llm_text.strip() and not parsed.subject.strip():
             return self._dead_letter(raw, schema, origin, "no text in the message")
-        document, _ = put_document(
-            self._documents,
-            store=self._store,
-            celery=self._celery,
-            settings=self._settings,
-            source=SOURCE,
-            doc_id=parsed.key,
-            content=document_content(parsed),
-            content_type=ContentType.TEXT,
-            metadata={**parsed.metadata(), "origin": origin},
-        )
+        try:
+            document, _ = put_document(
+                self._documents,
+                store=self._store,
+                celery=self._celery,
+                settings=self._settings,
+                source=SOURCE,
+                doc_id=parsed.key,
+                content=document_content(parsed),
+                content_type=ContentType.TEXT,
+                metadata={**parsed.metadata(), "origin": origin},
+            )
+        except UnstorableValue as exc:
+            # Retrying cannot help (MongoDB: text over 16 MiB): dead-letter it, so the
+            # mailbox's checkpoint moves past it instead of stopping at it forever.
+            return self._dead_letter(raw, schema, origin, f"the store refused it: {exc.why}")
         limit = self._settings.email_max_text_chars
         job_input = {
             "schema": schema,

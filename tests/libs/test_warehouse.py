@@ -68,3 +68,19 @@ def test_without_the_embed_kind_a_document_is_kept_and_nothing_is_queued(
     assert changed and document.embed_job_id is None
     assert documents.get(document.id).content == "hello"
     assert sluice_env.store.count(JobQuery()) == 0
+
+
+def test_in_change_stream_mode_a_delete_is_queued_by_the_stream_not_twice(
+    sluice_env: SluiceEnv,
+) -> None:
+    from sluice.stores import JobQuery
+
+    settings = sluice_env.settings.model_copy(update={"warehouse_change_stream": True})
+    documents = SQLiteDocumentStore(settings.sqlite_path)
+    common = {"store": sluice_env.store, "celery": sluice_env.celery, "settings": settings}
+    document, _ = put_document(documents, source="api", doc_id="a", content="hello", **common)
+    removed, job = delete_document(documents, document_id=document.id, **common)
+    assert removed is not None and removed.id == document.id and job is None
+    # `sluice cdc` queues the embed and the delete from the stream's events.
+    assert sluice_env.store.count(JobQuery()) == 0
+    documents.close()

@@ -179,38 +179,47 @@ def test_live_change_stream_enqueues_and_resumes_after_restart(
     from producers.cdc.watcher import watch
 
     assert MONGODB_URL is not None
-    database = f"sluice_cdc_{uuid.uuid4().hex[:8]}"
     env = make_env(tmp_path, redis_server.url, plugins=PLUGINS)
+    database = env.settings.mongodb_database  # this test's own (tests/support/mongo.py)
     consumer = consumer_for(env)
-    collection = MongoClient(MONGODB_URL)[database]["documents"]
-    collection.insert_one({"_id": "seed", "source": "web", "doc_id": "seed", "content_hash": "0"})
-    # A token for "now", as a previous run of `sluice cdc` would have saved it.
-    with collection.watch(max_await_time_ms=100) as stream:
-        stream.try_next()
-        now_token = stream.resume_token
-    assert now_token is not None
-    consumer.tokens.save("documents", dict(now_token), plan_event(invalidate(0)))
+    client: MongoClient[dict[str, Any]] = MongoClient(MONGODB_URL)
+    collection = client[database]["documents"]
+    try:
+        collection.insert_one({"_id": "seed", "source": "web", "doc_id": "seed",
+                               "content_hash": "0"})
+        # A token for "now", as a previous run of `sluice cdc` would have saved it: the seed
+        # document is behind it, so no scan runs.
+        with collection.watch(max_await_time_ms=100) as stream:
+            stream.try_next()
+            now_token = stream.resume_token
+        assert now_token is not None
+        consumer.tokens.save("documents", dict(now_token), plan_event(invalidate(0)))
 
-    def follow_until(count: int) -> None:
-        async def main() -> None:
-            stop = asyncio.Event()
-            task = asyncio.create_task(watch(MONGODB_URL, database, ["documents"], consumer,
-                                             stop))
-            await asyncio.to_thread(
-                wait_for, lambda: env.store.count(JobQuery()) >= count, timeout=30,
-                what=f"{count} jobs")
-            stop.set()
-            await task
+        def follow_until(count: int) -> None:
+            async def main() -> None:
+                stop = asyncio.Event()
+                task = asyncio.create_task(watch(MONGODB_URL, database, ["documents"],
+                                                 consumer, stop))
+                await asyncio.to_thread(
+                    wait_for, lambda: env.store.count(JobQuery()) >= count, timeout=30,
+                    what=f"{count} jobs")
+                stop.set()
+                await task
 
-        asyncio.run(main())
+            asyncio.run(main())
 
-    collection.insert_one({"_id": "a", "source": "web", "doc_id": "a", "content_hash": "1"})
-    follow_until(1)
-    # While no watcher runs: an update and a delete; the restart resumes from the token.
-    collection.update_one({"_id": "a"}, {"$set": {"content_hash": "2", "content": "x"}})
-    collection.delete_one({"_id": "a"})
-    follow_until(3)
-    assert env.store.count(JobQuery(kind="embed")) == 2
-    assert env.store.count(JobQuery(kind="delete")) == 1
-    MongoClient(MONGODB_URL).drop_database(database)
-    env.store.close()
+        for name in ("a", "b"):
+            collection.insert_one({"_id": name, "source": "web", "doc_id": name,
+                                   "content_hash": "1"})
+        follow_until(2)
+        # While no watcher runs: a content update of a (still there, so updateLookup finds
+        # it) and the delete of b; the restart resumes from the saved token.
+        collection.update_one({"_id": "a"}, {"$set": {"content_hash": "2", "content": "x"}})
+        collection.delete_one({"_id": "b"})
+        follow_until(4)
+        assert env.store.count(JobQuery(kind="embed")) == 3
+        assert env.store.count(JobQuery(kind="delete")) == 1
+    finally:
+        client.drop_database(database)
+        client.close()
+        env.store.close()
