@@ -31,7 +31,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from producers.cdc.consumer import ChangeConsumer
 from producers.cdc.events import Action
 from producers.cdc.position import Position, ScanWindow
-from sluice.stores.mongo_client import client_options
+from sluice.stores.mongo_client import client_options, without_read_preference
 
 log = structlog.get_logger(__name__)
 
@@ -189,7 +189,8 @@ async def watch(
     url: str, database: str, collections: list[str], consumer: ChangeConsumer,
     stop: asyncio.Event,
 ) -> None:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url, **client_options())
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        without_read_preference(url), **client_options())
     try:
         watchers = [CollectionWatcher(client[database][name], consumer)
                     for name in collections]

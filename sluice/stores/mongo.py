@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,9 @@ from sluice.stores.base import JobNotFound, JobQuery, JobStore, format_time
 from sluice.stores.bson_limits import refusals_as_unstorable
 from sluice.stores.mongo_client import MongoClients, ensure_indexes
 from sluice.stores.quarantine import UnreadableJob, job_from_document
+
+
+READ_CACHE_SIZE = 1024
 
 
 def mongo_job_indexes() -> list[IndexModel]:
@@ -84,6 +88,22 @@ def job_filter(query: JobQuery) -> dict[str, Any]:
     return {"$and": [merged, *repeated]} if repeated else merged
 
 
+def job_update(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The update that turns the stored document into ``new``: only the top-level fields
+    that changed (``$set``) or went (``$unset``). A mutate then writes a small oplog entry
+    (the status, the version, the new attempt) instead of the whole job with its input and
+    result, which keeps the oplog window, and so the change streams' resume window, long."""
+    changed = {key: value for key, value in new.items()
+               if key != "_id" and (key not in stored or stored[key] != value)}
+    gone = {key: "" for key in stored if key not in new and key != "_id"}
+    update: dict[str, Any] = {}
+    if changed:
+        update["$set"] = changed
+    if gone:
+        update["$unset"] = gone
+    return update
+
+
 def write_won(result: UpdateResult) -> bool:
     """A conditional write won its race when its filter matched. ``modified_count`` is 0
     when the new document equals the old one, which is a success, not a lost race."""
@@ -116,6 +136,10 @@ class MongoJobStore(JobStore):
         self._clients = MongoClients(url)
         self._database = database
         self._collection_name = collection
+        # The document each recent get() read, by (id, version): mutate() replaces exactly
+        # that version, so _replace() can write the difference only.
+        self._read: dict[tuple[str, int], dict[str, Any]] = {}
+        self._read_lock = threading.Lock()
 
     @property
     def _jobs(self) -> Collection[dict[str, Any]]:
@@ -141,6 +165,10 @@ class MongoJobStore(JobStore):
         job = _from_document(document)
         if job is None:
             raise UnreadableJob(job_id)
+        with self._read_lock:
+            self._read[(job.id, job.version)] = document
+            if len(self._read) > READ_CACHE_SIZE:
+                self._read.pop(next(iter(self._read)))
         return job
 
     def get_by_idempotency_key(self, key: str) -> Job | None:
@@ -149,9 +177,14 @@ class MongoJobStore(JobStore):
 
     def _replace(self, job: Job, expected_version: int) -> bool:
         document = _to_document(job)
+        with self._read_lock:
+            stored = self._read.pop((job.id, expected_version), None)
+        selector = {"_id": job.id, "version": expected_version}
         with refusals_as_unstorable(document, f"job {job.id}"):
-            result = self._jobs.replace_one({"_id": job.id, "version": expected_version},
-                                            document)
+            if stored is None:
+                result = self._jobs.replace_one(selector, document)
+            else:
+                result = self._jobs.update_one(selector, job_update(stored, document))
         return write_won(result)
 
     def is_unavailable(self, error: BaseException) -> bool:
@@ -221,4 +254,5 @@ class MongoJobStore(JobStore):
         self._clients.close()
 
 
-__all__ = ["MongoClients", "MongoJobStore", "job_filter", "mongo_job_indexes", "write_won"]
+__all__ = ["MongoClients", "MongoJobStore", "job_filter", "job_update", "mongo_job_indexes",
+           "write_won"]

@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pymongo import MongoClient, ReadPreference
 from pymongo.collection import Collection
@@ -42,6 +43,20 @@ def client_options() -> dict[str, Any]:
     }
 
 
+# URL options that choose where reads go; they cannot be combined with the primary, so
+# they are dropped from the URL rather than refused.
+READ_PREFERENCE_OPTIONS = frozenset({"readpreference", "readpreferencetags",
+                                     "maxstalenessseconds"})
+
+
+def without_read_preference(url: str) -> str:
+    """``url`` without its read-preference options (the stores read from the primary)."""
+    parts = urlsplit(url)
+    kept = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
+            if name.lower() not in READ_PREFERENCE_OPTIONS]
+    return urlunsplit(parts._replace(query=urlencode(kept, safe=":,")))
+
+
 _lock = threading.Lock()
 _clients: dict[str, tuple[int, MongoClient[dict[str, Any]]]] = {}
 _indexed: set[tuple[str, str, str]] = set()
@@ -52,7 +67,9 @@ def shared_client(url: str) -> MongoClient[dict[str, Any]]:
     with _lock:
         held = _clients.get(url)
         if held is None or held[0] != os.getpid():
-            held = (os.getpid(), MongoClient(url, **client_options()))
+            client: MongoClient[dict[str, Any]] = MongoClient(
+                without_read_preference(url), **client_options())
+            held = (os.getpid(), client)
             _clients[url] = held
         return held[1]
 
@@ -102,4 +119,5 @@ __all__ = [
     "ensure_indexes",
     "primary_collection",
     "shared_client",
+    "without_read_preference",
 ]

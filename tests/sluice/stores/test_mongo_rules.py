@@ -19,13 +19,20 @@ from producers.state_store import MongoStateStore
 from sluice.errors import UnstorableValue
 from sluice.stores.base import JobQuery
 from sluice.stores.bson_limits import MAX_DOCUMENT_BYTES, refusals_as_unstorable, unstorable_reason
-from sluice.stores.mongo import MongoJobStore, job_filter, mongo_job_indexes, write_won
+from sluice.stores.mongo import (
+    MongoJobStore,
+    job_filter,
+    job_update,
+    mongo_job_indexes,
+    write_won,
+)
 from sluice.stores.mongo_client import (
     OPERATION_TIMEOUT_MS,
     SERVER_SELECTION_TIMEOUT_MS,
     client_options,
     ensure_indexes,
     shared_client,
+    without_read_preference,
 )
 
 # Nothing listens here; PyMongo connects lazily, so building clients needs no server.
@@ -85,6 +92,20 @@ def test_the_client_reads_from_the_primary_and_outlasts_an_election_whatever_the
     assert SERVER_SELECTION_TIMEOUT_MS >= 15_000
 
 
+@pytest.mark.parametrize("options", [
+    "readPreference=secondary&maxStalenessSeconds=120",
+    "readPreference=nearest&readPreferenceTags=dc:ny&readPreferenceTags=",
+])
+def test_read_preference_options_in_the_url_give_way_to_the_primary(options: str) -> None:
+    url = f"mongodb://user:p%40ss@127.0.0.1:9,127.0.0.1:10/sluice?replicaSet=rs0&{options}"
+    cleaned = without_read_preference(url)
+    assert cleaned == "mongodb://user:p%40ss@127.0.0.1:9,127.0.0.1:10/sluice?replicaSet=rs0"
+    client: MongoClient[dict[str, Any]] = MongoClient(cleaned, **client_options(),
+                                                      connect=False)
+    assert client.read_preference == ReadPreference.PRIMARY
+    client.close()
+
+
 def test_one_client_per_process_shared_by_every_store_and_no_index_build_on_open() -> None:
     # Opening stores does not reach for the server (nothing listens at URL).
     jobs = MongoJobStore(URL, "sluice_rules")
@@ -131,3 +152,15 @@ def test_bson_refusals_name_the_value_and_the_limit() -> None:
     with pytest.raises(UnstorableValue, match="result.n"):
         with refusals_as_unstorable({"result": {"n": 2**70}}, "job j3"):
             bson.encode({"result": {"n": 2**70}})
+
+
+def test_a_mutate_writes_only_the_fields_that_changed() -> None:
+    stored = {"_id": "j1", "version": 3, "status": "running", "input": {"text": "x" * 1000},
+              "error": "boom", "attempts": [{"n": 1}]}
+    new = {"_id": "j1", "version": 4, "status": "succeeded", "input": {"text": "x" * 1000},
+           "attempts": [{"n": 1}, {"n": 2}], "result": {"ok": True}}
+    assert job_update(stored, new) == {
+        "$set": {"version": 4, "status": "succeeded", "attempts": [{"n": 1}, {"n": 2}],
+                 "result": {"ok": True}},
+        "$unset": {"error": ""},
+    }
