@@ -20,6 +20,7 @@ retry from the saved position; other errors end the watcher, and a restart resum
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -109,10 +110,8 @@ class CollectionWatcher:
     async def _pause(self, stop: asyncio.Event, exc: Exception) -> None:
         log.warning("change stream failed; resuming from the saved position",
                     collection=self.name, error=str(exc))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), self._retry_seconds)
-        except TimeoutError:
-            pass
 
     async def _step(self, stop: asyncio.Event) -> None:
         tokens = self._consumer.tokens

@@ -19,7 +19,6 @@ from sluice.stores.bson_limits import refusals_as_unstorable
 from sluice.stores.mongo_client import MongoClients, ensure_indexes
 from sluice.stores.quarantine import UnreadableJob, job_from_document
 
-
 READ_CACHE_SIZE = 1024
 
 

@@ -236,10 +236,10 @@ class FakeStream:
             if self._options.get("full_document") == "updateLookup":
                 current = collection.documents.get(entry.key)
                 event["fullDocument"] = copy.deepcopy(current)
-        elif entry.operation == "delete" and entry.document is not None:
-            if self._options.get("full_document_before_change") in ("whenAvailable",
-                                                                      "required"):
-                event["fullDocumentBeforeChange"] = copy.deepcopy(entry.document)
+        elif entry.operation == "delete" and entry.document is not None and (
+                self._options.get("full_document_before_change") in ("whenAvailable",
+                                                                     "required")):
+            event["fullDocumentBeforeChange"] = copy.deepcopy(entry.document)
         return event
 
 

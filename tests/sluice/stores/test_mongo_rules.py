@@ -149,9 +149,9 @@ def test_bson_refusals_name_the_value_and_the_limit() -> None:
     big = {"content": "x" * MAX_DOCUMENT_BYTES}
     assert "above MongoDB's limit" in (unstorable_reason(big, "document d1") or "")
     assert unstorable_reason({"n": 2**63 - 1, "m": -(2**63)}, "job j2") is None
-    with pytest.raises(UnstorableValue, match="result.n"):
-        with refusals_as_unstorable({"result": {"n": 2**70}}, "job j3"):
-            bson.encode({"result": {"n": 2**70}})
+    with (pytest.raises(UnstorableValue, match=r"result\.n"),
+          refusals_as_unstorable({"result": {"n": 2**70}}, "job j3")):
+        bson.encode({"result": {"n": 2**70}})
 
 
 def test_a_mutate_writes_only_the_fields_that_changed() -> None:
@@ -164,3 +164,26 @@ def test_a_mutate_writes_only_the_fields_that_changed() -> None:
                  "result": {"ok": True}},
         "$unset": {"error": ""},
     }
+
+
+def test_a_failover_is_unavailability_not_a_verdict_on_the_job(tmp_path: Any) -> None:
+    from pymongo.errors import (
+        AutoReconnect,
+        DuplicateKeyError,
+        NetworkTimeout,
+        OperationFailure,
+        ServerSelectionTimeoutError,
+    )
+
+    from sluice.stores.sqlite import SQLiteJobStore
+
+    store = MongoJobStore(URL, "sluice_rules")
+    for error in (AutoReconnect("primary stepped down"), NetworkTimeout("timed out"),
+                  ServerSelectionTimeoutError("no primary")):
+        assert store.is_unavailable(error), error
+    for error in (OperationFailure("bad", code=2), DuplicateKeyError("dup"),
+                  ValueError("a bug")):
+        assert not store.is_unavailable(error), error
+    sqlite = SQLiteJobStore(tmp_path / "jobs.db")
+    assert not sqlite.is_unavailable(AutoReconnect("x"))
+    sqlite.close()
