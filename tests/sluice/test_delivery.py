@@ -200,3 +200,13 @@ def test_worker_refuses_prefetch_above_one_on_long_queues(sluice_env: SluiceEnv)
     )
     assert result.returncode != 0
     assert "prefetch" in result.stdout + result.stderr
+
+
+def test_a_store_unreachable_when_the_result_is_written_retries_instead_of_dead_lettering(
+    sluice_env: SluiceEnv,
+) -> None:
+    sluice_env.worker()
+    job = submit_job(sluice_env, "test.election_at_success", {})
+    done = wait_status(sluice_env, job.id, JobStatus.SUCCEEDED, JobStatus.DEAD)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    assert done.result == {"delivery": 2}  # the message came back and the work ran again

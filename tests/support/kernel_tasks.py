@@ -61,3 +61,28 @@ def sleep(context: JobContext) -> dict[str, Any]:
     """Take ``seconds`` of a worker's time, as a batch job does: the priority tests' load."""
     time.sleep(float(context.job.input.get("seconds", 0.1)))
     return {"slept": context.job.input.get("seconds", 0.1)}
+
+
+class StoreUnreachable(ConnectionError):
+    """What the job store raises here while "an election" is under way."""
+
+
+@job_task("test.election_at_success", queue=Queue.IO)
+def election_at_success(context: JobContext) -> dict[str, Any]:
+    """Succeed; on the first delivery the worker's store is made to fail its next
+    ``succeeded`` write as MongoDB does while the primary steps down (a fault the store
+    reports as unavailability), in this worker process only."""
+    store = context.store
+    if context.job.deliveries == 1:
+        replace = store._replace
+
+        def failing_once(job: Any, expected_version: int) -> bool:
+            if job.status == "succeeded":
+                store._replace = replace  # type: ignore[method-assign]
+                raise StoreUnreachable("primary stepped down")
+            return replace(job, expected_version)
+
+        store._replace = failing_once  # type: ignore[method-assign]
+        store.is_unavailable = (  # type: ignore[method-assign]
+            lambda error: isinstance(error, StoreUnreachable))
+    return {"delivery": context.job.deliveries}
