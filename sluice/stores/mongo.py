@@ -19,7 +19,8 @@ from sluice.stores.bson_limits import refusals_as_unstorable
 from sluice.stores.mongo_client import MongoClients, ensure_indexes
 from sluice.stores.quarantine import UnreadableJob, job_from_document
 
-READ_CACHE_SIZE = 1024
+# mutate() reads and writes back at once, so a few recent reads suffice; jobs can be large.
+READ_CACHE_SIZE = 64
 
 
 def mongo_job_indexes() -> list[IndexModel]:
