@@ -38,7 +38,8 @@ class CoreSettings(BaseModel):
     )
 
     mongodb_url: SecretStr | None = Field(
-        None, description="MongoDB replica set for jobs and documents. Unset: embedded SQLite."
+        None, description="MongoDB replica set for jobs and documents (always read from the "
+        "primary; its read-preference options are ignored). Unset: embedded SQLite."
     )
 
     mongodb_database: str = Field("sluice", description="Database name inside MongoDB.")
