@@ -21,6 +21,7 @@ from typing import Any
 
 from bson import Timestamp, json_util
 
+from producers.cdc.events import Planned
 from producers.state_store import StateStore
 from schemas.job import utcnow
 
@@ -107,13 +108,14 @@ class ResumeTokens:
         return self.position(collection).token
 
     def save(
-        self, collection: str, token: dict[str, Any], planned: Any = None,
+        self, collection: str, token: dict[str, Any], planned: Planned | None = None,
         window: ScanWindow | None = None,
     ) -> None:
-        """Follow from ``token`` next time (after an event, or a quiet post-batch token)."""
-        cluster_time = getattr(planned, "cluster_time", None)
+        """Follow from ``token`` next time: after the event ``planned``, or (None) a quiet
+        stream's post-batch token."""
+        cluster_time = planned.cluster_time if planned else None
         self._state.put(TOKENS_NAMESPACE, collection, {
-            "token": token, "action": getattr(getattr(planned, "action", None), "value", "idle"),
+            "token": token, "action": planned.action.value if planned else "idle",
             "saved_at": utcnow().isoformat(),
             "cluster_time": cluster_time.isoformat() if cluster_time else None,
             "window": _window_doc(window),

@@ -31,7 +31,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from producers.cdc.consumer import ChangeConsumer
 from producers.cdc.events import Action
-from producers.cdc.position import Position, ScanWindow
+from producers.cdc.position import Position
 from sluice.stores.mongo_client import client_options, without_read_preference
 
 log = structlog.get_logger(__name__)
@@ -198,4 +198,4 @@ async def watch(
         await client.close()
 
 
-__all__ = ["CollectionWatcher", "ScanWindow", "watch"]
+__all__ = ["CollectionWatcher", "watch"]
