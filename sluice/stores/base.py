@@ -107,6 +107,12 @@ class JobStore(ABC):
             except Exception as exc:  # an observer never undoes or fails a write
                 log.warning("job store observer failed", job_id=job.id, error=str(exc))
 
+    def is_unavailable(self, error: BaseException) -> bool:
+        """Whether ``error`` from this store means "not reachable now" (a failover, a lost
+        connection) rather than anything about the job: the caller retries the write
+        instead of judging the job by it. The backends that can tell override this."""
+        return False
+
     # ---- backend primitives -------------------------------------------------------------
 
     @abstractmethod
@@ -173,12 +179,6 @@ class JobStore(ABC):
                 if len(found) == limit:
                     break
         return found
-
-    def is_unavailable(self, error: BaseException) -> bool:
-        """Whether ``error`` from this store means "not reachable now" (a failover, a lost
-        connection) rather than anything about the job: the caller retries the write
-        instead of judging the job by it. The backends that can tell override this."""
-        return False
 
     @abstractmethod
     def ping(self) -> None:
