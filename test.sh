@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 scripts/system-packages.sh test
-scripts/python-env.sh embedding,dev
+scripts/postgres-up.sh  # the stores' contract suites run against it too
+scripts/python-env.sh embedding,postgres,dev
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dlq_dashboard.database import DashboardDatabase
 from schemas.job import utcnow
 from sluice.stores.base import format_time
-from sluice.stores.sqlite_db import SQLiteConnections
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def seconds_since(moment: datetime | None) -> float | None:
 
 
 class AuditLog:
-    def __init__(self, db: SQLiteConnections) -> None:
+    def __init__(self, db: DashboardDatabase) -> None:
         self._db = db
 
     def append(

@@ -1,16 +1,19 @@
 """The dashboard's own tables: users, sessions, the audit log, "do not train" marks.
 
-They live in one SQLite file (``SLUICE_DASHBOARD_DB_PATH``, default ``DATA_DIR/dashboard.db``)
-next to the job store, whichever job store is configured: they are small, written by the
-dashboard alone, and a reviewer's sign-in must not depend on MongoDB's health. The audit
-table refuses UPDATE and DELETE at the database level, so append-only is a fact of the
-file, not a habit of the code; the two exceptions (erasing a person's data, the retention
-sweep) need a permit row in the same transaction and leave an entry saying what they did.
+With ``SLUICE_DATABASE_URL`` they live in PostgreSQL (:mod:`dlq_dashboard.database_postgres`),
+so several dashboard replicas share users, sessions and one audit trail. Otherwise they live
+in one SQLite file (``SLUICE_DASHBOARD_DB_PATH``, default ``DATA_DIR/dashboard.db``) next to
+the job store, even beside MongoDB: they are small, written by the dashboard alone, and a
+reviewer's sign-in must not depend on MongoDB's health. The audit table refuses UPDATE and
+DELETE at the database level, so append-only is a fact of the database, not a habit of the
+code; the two exceptions (erasing a person's data, the retention sweep) need a permit row in
+the same transaction and leave an entry saying what they did.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Protocol
 
 from sluice.settings import Settings
 from sluice.stores.sqlite_db import SQLiteConnections
@@ -61,9 +64,30 @@ CREATE TABLE IF NOT EXISTS training_exclusions (
 """
 
 
+class Statements(Protocol):
+    """A sqlite3 connection, or its PostgreSQL stand-in: ``execute`` with ``?`` placeholders."""
+
+    @property
+    def IntegrityError(self) -> type[Exception]: ...  # noqa: N802 (DB-API's name)
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+
+class DashboardDatabase(Protocol):
+    def get(self) -> Statements: ...
+
+    def close(self) -> None: ...
+
+
 def dashboard_db_path(settings: Settings) -> Path:
     return settings.dashboard_db_path or settings.data_dir / "dashboard.db"
 
 
-def open_dashboard_db(settings: Settings) -> SQLiteConnections:
+def open_dashboard_db(settings: Settings) -> DashboardDatabase:
+    if settings.database_url is not None:
+        from dlq_dashboard.database_postgres import PostgresDashboardDatabase
+
+        return PostgresDashboardDatabase(
+            settings.database_url.get_secret_value(), settings.database_pool_size
+        )
     return SQLiteConnections(dashboard_db_path(settings), SCHEMA)

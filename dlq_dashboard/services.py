@@ -8,7 +8,7 @@ from datetime import timedelta
 from celery import Celery
 
 from dlq_dashboard.audit import AuditLog
-from dlq_dashboard.database import open_dashboard_db
+from dlq_dashboard.database import DashboardDatabase, open_dashboard_db
 from dlq_dashboard.overview import OverviewCache
 from dlq_dashboard.queue import GroupCounts
 from dlq_dashboard.sessions import SessionStore
@@ -17,7 +17,6 @@ from dlq_dashboard.training import TrainingExclusions
 from dlq_dashboard.users import UserDirectory
 from sluice.settings import Settings
 from sluice.stores import JobStore, open_store
-from sluice.stores.sqlite_db import SQLiteConnections
 
 
 @dataclass
@@ -26,7 +25,7 @@ class Services:
     store: JobStore
     # Only to publish the message of a re-run job or a sink delivery (dead_letter does).
     celery: Celery
-    db: SQLiteConnections
+    db: DashboardDatabase
     users: UserDirectory
     sessions: SessionStore
     audit: AuditLog

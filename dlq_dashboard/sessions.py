@@ -14,10 +14,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dlq_dashboard.database import DashboardDatabase
 from dlq_dashboard.users import Role, User
 from schemas.job import utcnow
 from sluice.stores.base import format_time
-from sluice.stores.sqlite_db import SQLiteConnections
 
 SESSION_COOKIE = "sluice_session"
 LOGIN_CSRF_COOKIE = "sluice_login_csrf"
@@ -41,7 +41,7 @@ def tokens_match(offered: str | None, expected: str) -> bool:
 
 
 class SessionStore:
-    def __init__(self, db: SQLiteConnections, lifetime: timedelta) -> None:
+    def __init__(self, db: DashboardDatabase, lifetime: timedelta) -> None:
         self._db = db
         self._lifetime = lifetime
 

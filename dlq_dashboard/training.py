@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from dlq_dashboard.database import DashboardDatabase
 from dlq_dashboard.acceptance_view import unwrap_record
 from dlq_dashboard.attempts import attempt_views, best_attempt, field_changes
 from dlq_dashboard.audit import AuditLog
@@ -20,17 +21,16 @@ from dlq_dashboard.source import source_text
 from schemas.job import Job, JobStatus, utcnow
 from sluice.stores import JobQuery, JobStore
 from sluice.stores.base import format_time
-from sluice.stores.sqlite_db import SQLiteConnections
 
 
 class TrainingExclusions:
-    def __init__(self, db: SQLiteConnections) -> None:
+    def __init__(self, db: DashboardDatabase) -> None:
         self._db = db
 
     def mark(self, job_id: str, by: str) -> None:
         self._db.get().execute(
-            "INSERT OR IGNORE INTO training_exclusions (job_id, marked_by, marked_at)"
-            " VALUES (?, ?, ?)",
+            "INSERT INTO training_exclusions (job_id, marked_by, marked_at)"
+            " VALUES (?, ?, ?) ON CONFLICT (job_id) DO NOTHING",
             (job_id, by, format_time(utcnow())),
         )
 

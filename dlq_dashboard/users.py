@@ -8,16 +8,15 @@ the role on the server (:mod:`dlq_dashboard.auth`); hiding a button is only a co
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from dlq_dashboard.database import DashboardDatabase
 from schemas.job import utcnow
 from sluice.stores.base import format_time
-from sluice.stores.sqlite_db import SQLiteConnections
 
 MIN_PASSWORD_LENGTH = 8
 _hasher = PasswordHasher()
@@ -62,7 +61,7 @@ class User:
 
 
 class UserDirectory:
-    def __init__(self, db: SQLiteConnections) -> None:
+    def __init__(self, db: DashboardDatabase) -> None:
         self._db = db
 
     def add(self, name: str, role: Role, password: str) -> User:
@@ -70,12 +69,13 @@ class UserDirectory:
             raise ValueError(f"user name {name!r}: use letters, digits, _ . @ - (max 64)")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise WeakPassword(f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
+        connection = self._db.get()
         try:
-            self._db.get().execute(
+            connection.execute(
                 "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
                 (name, role.value, _hasher.hash(password), format_time(utcnow())),
             )
-        except sqlite3.IntegrityError:
+        except connection.IntegrityError:
             raise UserExists(f"user {name!r} exists already") from None
         return User(name, role)
 

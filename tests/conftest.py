@@ -35,6 +35,24 @@ def mongodb_databases_dropped() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database for this session (created, dropped at the end), or a skip."""
+    from tests.support.postgres import throwaway_database
+
+    with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+    from tests.support.postgres import empty
+
+    empty(postgres_database)
+    return postgres_database
+
+
+@pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     server = start_redis(tmp_path_factory.mktemp("redis"), appendonly=False)
     yield server

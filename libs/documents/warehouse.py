@@ -5,7 +5,8 @@ changed, enqueues an ``embed`` job that carries nothing but the document's ident
 check: the worker reads the latest content from here, so racing writes converge on the last
 one). A delete removes the row and enqueues a ``delete`` job that removes every vector.
 
-SQLite (the ``documents`` table next to the jobs) in embedded mode; a MongoDB collection when
+SQLite (the ``documents`` table next to the jobs) in embedded mode; a PostgreSQL table when
+``SLUICE_DATABASE_URL`` is set (:mod:`libs.documents.postgres`); a MongoDB collection when
 ``SLUICE_MONGODB_URL`` is set, whose change stream can drive re-embedding instead
 (``SLUICE_WAREHOUSE_CHANGE_STREAM``).
 
@@ -47,6 +48,12 @@ from sluice.stores.base import JobStore
 
 
 def open_documents(settings: Settings) -> DocumentStore:
+    if settings.database_url is not None:
+        from libs.documents.postgres import PostgresDocumentStore
+
+        return PostgresDocumentStore(
+            settings.database_url.get_secret_value(), settings.database_pool_size
+        )
     if settings.mongodb_url is not None:
         return MongoDocumentStore(
             settings.mongodb_url.get_secret_value(), settings.mongodb_database

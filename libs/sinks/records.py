@@ -1,7 +1,7 @@
 """The records collection: accepted records kept in the store, one per source job.
 
-SQLite: a ``records`` table in the job store's file. MongoDB: a ``records`` collection in
-the same database. Both insert by job id, so a second delivery of a record is a no-op.
+SQLite: a ``records`` table in the job store's file. PostgreSQL: a ``records`` table
+(:mod:`libs.sinks.records_postgres`). MongoDB: a ``records`` collection in the same database. Both insert by job id, so a second delivery of a record is a no-op.
 """
 
 from __future__ import annotations
@@ -167,6 +167,12 @@ class MongoRecordStore(RecordStore):
 
 
 def open_records(settings: Settings) -> RecordStore:
+    if settings.database_url is not None:
+        from libs.sinks.records_postgres import PostgresRecordStore
+
+        return PostgresRecordStore(
+            settings.database_url.get_secret_value(), settings.database_pool_size
+        )
     if settings.mongodb_url is not None:
         return MongoRecordStore(settings)
     return SQLiteRecordStore(settings)
@@ -179,6 +185,8 @@ _lock = threading.Lock()
 def records_for(settings: Settings) -> RecordStore:
     """The process's record store for these settings, opened once."""
     key = str(settings.sqlite_path) if settings.mongodb_url is None else settings.mongodb_database
+    if settings.database_url is not None:
+        key = settings.database_url.get_secret_value()
     with _lock:
         if key not in _opened:
             _opened[key] = open_records(settings)

@@ -44,6 +44,16 @@ class CoreSettings(BaseModel):
 
     mongodb_database: str = Field("sluice", description="Database name inside MongoDB.")
 
+    database_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL (postgresql://...) for jobs, documents, producer state, records "
+        "and the dashboard's users, sessions and audit log. Unset: MongoDB or embedded SQLite.",
+    )
+
+    database_pool_size: int = Field(
+        10, ge=1, description="Connections one process may hold open to PostgreSQL at once."
+    )
+
     max_deliveries: int = Field(
         5, ge=1, description="Deliveries of one message before its job is dead/poison."
     )
@@ -120,6 +130,23 @@ class CoreSettings(BaseModel):
     @classmethod
     def _comma_separated_plugins(cls, value: Any) -> Any:
         return split_commas(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_shared_store(self) -> CoreSettings:
+        if self.database_url is not None and self.mongodb_url is not None:
+            raise ValueError(
+                f"set {ENV_PREFIX}DATABASE_URL (PostgreSQL) or {ENV_PREFIX}MONGODB_URL, not both"
+            )
+        return self
 
     @model_validator(mode="after")
     def _soft_limit_below_hard(self) -> CoreSettings:

@@ -1,4 +1,5 @@
-"""Job stores: SQLite (embedded default) or MongoDB (``SLUICE_MONGODB_URL``)."""
+"""Job stores: SQLite (embedded default), PostgreSQL (``SLUICE_DATABASE_URL``) or MongoDB
+(``SLUICE_MONGODB_URL``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,13 @@ def open_store(settings: Settings) -> JobStore:
     """The configured store, publishing each job version it writes to the broker's Redis
     (:mod:`sluice.job_events`)."""
     store: JobStore
-    if settings.mongodb_url is not None:
+    if settings.database_url is not None:
+        from sluice.stores.postgres import PostgresJobStore
+
+        store = PostgresJobStore(
+            settings.database_url.get_secret_value(), settings.database_pool_size
+        )
+    elif settings.mongodb_url is not None:
         from sluice.stores.mongo import MongoJobStore
 
         store = MongoJobStore(settings.mongodb_url.get_secret_value(), settings.mongodb_database)

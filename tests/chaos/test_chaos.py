@@ -7,6 +7,13 @@ SIGKILLed mid-run and started again, and comes back with what its AOF held. Work
 real ``sluice worker`` processes killed with SIGKILL (the way an OOM killer or a lost node
 ends them), and the LLM is a scripted OpenAI-protocol server that answers 20% of calls
 with a 500, a timeout or garbage.
+
+It runs twice: on one host with the embedded SQLite store, and as a multi-node rehearsal
+on PostgreSQL: two worker "hosts", each with its own data dir and no file shared with the
+other, whose worker process groups are killed independently. That run shows that nothing
+in a worker depends on a file another worker wrote; its sink is the records table in
+PostgreSQL (a JSONL file is one host's, so a job redelivered to the other host would
+rightly write it there again).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from sluice.stores import JobQuery
 from tests.conftest import SluiceEnv, make_env
 from tests.support.extraction_cases import TICKET_TEXT, VALID_TICKET, ticket
 from tests.support.polling import TimedOut, wait_for
-from tests.support.processes import WorkerProcess
+from tests.support.processes import WorkerProcess, start_worker
 from tests.support.scripted_llm import Reply, ScriptedLLM
 
 pytestmark = pytest.mark.slow
@@ -49,11 +56,38 @@ SEED = 20261121
 
 # One worker per pool shape: prefork for the cpu queue (echo, and the poison kind whose
 # child dies on every delivery), threads for the LLM and sink queues.
-WORKER_SPECS: list[dict[str, Any]] = [
-    {"queues": "cpu", "pool": "prefork", "concurrency": 2},
-    {"queues": "gpu,io", "pool": "threads", "concurrency": 4},
-    {"queues": "gpu,io", "pool": "threads", "concurrency": 4},
-]
+CPU_WORKER: dict[str, Any] = {"queues": "cpu", "pool": "prefork", "concurrency": 2}
+LLM_WORKER: dict[str, Any] = {"queues": "gpu,io", "pool": "threads", "concurrency": 4}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the store lives and which workers run on which host."""
+
+    name: str
+    store: str  # "sqlite" or "postgresql"
+    hosts: tuple[tuple[dict[str, Any], ...], ...]
+    sinks: str
+
+
+LAYOUTS = {
+    "sqlite": Layout("sqlite", "sqlite", ((CPU_WORKER, LLM_WORKER, LLM_WORKER),),
+                     "records,jsonl"),
+    "postgresql-two-hosts": Layout(
+        "postgresql-two-hosts", "postgresql",
+        ((CPU_WORKER, LLM_WORKER), (CPU_WORKER, LLM_WORKER)), "records",
+    ),
+}
+
+
+@dataclass
+class Host:
+    """A worker machine: its own data dir and environment; nothing shared but the broker
+    and the store."""
+
+    name: str
+    data_dir: Path
+    env: dict[str, str]
 
 
 @dataclass
@@ -93,20 +127,24 @@ class Fleet:
     broker_dir: Path
     broker: EmbeddedRedis
     rng: random.Random
-    workers: list[tuple[WorkerProcess, dict[str, Any]]] = field(default_factory=list)
+    layout: Layout
+    hosts: list[Host] = field(default_factory=list)
+    workers: list[tuple[WorkerProcess, Host, dict[str, Any]]] = field(default_factory=list)
     kills: int = 0
     restarts: int = 0
     errors: list[BaseException] = field(default_factory=list)
 
-    def start(self, spec: dict[str, Any]) -> None:
-        self.workers.append((self.env.worker(**spec), spec))
+    def start(self, host: Host, spec: dict[str, Any]) -> None:
+        worker = start_worker(host.env, self.env.celery, host.data_dir, **spec)
+        self.workers.append((worker, host, spec))
 
     def kill_one(self) -> None:
+        # One worker's process group (the worker and its pool children), on one host.
         index = self.rng.randrange(len(self.workers))
-        victim, spec = self.workers.pop(index)
+        victim, host, spec = self.workers.pop(index)
         victim.kill()
         self.kills += 1
-        self.start(spec)
+        self.start(host, spec)
 
     def restart_broker(self) -> None:
         # SIGKILL, not a clean shutdown: what survives is what the append-only file holds.
@@ -131,26 +169,38 @@ class Fleet:
             self.errors.append(exc)
 
 
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
+@pytest.fixture(params=sorted(LAYOUTS))
+def fleet(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fleet]:
+    layout = LAYOUTS[request.param]
+    database: dict[str, str] = {}
+    if layout.store == "postgresql":
+        database["database_url"] = request.getfixturevalue("postgres_url")
     broker_dir = tmp_path / "broker"
     broker = start_redis(broker_dir, appendonly=True)
     env = make_env(
         tmp_path, broker.url,
         llm_structured_mode="json_object_schema",
         llm_timeout_seconds=LLM_TIMEOUT_SECONDS,
-        sinks="records,jsonl",
+        sinks=layout.sinks,
         # The faulty model answers bare records; this test is about delivery, not the gate.
         acceptance="schema-only",
         max_deliveries=MAX_DELIVERIES,
         max_retries=10,
         worker_concurrency=4,
+        **database,
     )
-    fleet = Fleet(env=env, broker_dir=broker_dir, broker=broker, rng=random.Random(SEED))
+    fleet = Fleet(env=env, broker_dir=broker_dir, broker=broker, rng=random.Random(SEED),
+                  layout=layout)
+    for number in range(len(layout.hosts)):
+        # One host keeps the producer's data dir (as `sluice up` would); any other has its own.
+        data_dir = env.settings.data_dir if len(layout.hosts) == 1 else tmp_path / f"host-{number}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fleet.hosts.append(Host(f"host-{number}", data_dir,
+                                {**env.env, "SLUICE_DATA_DIR": str(data_dir)}))
     try:
         yield fleet
     finally:
-        for worker, _spec in fleet.workers:
+        for worker, _host, _spec in fleet.workers:
             worker.kill()
         env.store.close()
         fleet.broker.stop()
@@ -188,9 +238,11 @@ def test_no_job_is_lost_or_duplicated_under_kills_broker_restart_and_llm_faults(
     with ScriptedLLM(responder=llm_faults) as llm:
         # A timed-out client hangs up before its reply: expected here, not worth a traceback.
         llm._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
-        env.env["SLUICE_LLM_BASE_URL"] = llm.url
-        for spec in WORKER_SPECS:
-            fleet.start(spec)
+        for host in fleet.hosts:
+            host.env["SLUICE_LLM_BASE_URL"] = llm.url
+        for host, specs in zip(fleet.hosts, fleet.layout.hosts, strict=True):
+            for spec in specs:
+                fleet.start(host, spec)
         stop = threading.Event()
         monkey = threading.Thread(target=fleet.monkey, args=(stop,), daemon=True)
         monkey.start()
@@ -231,15 +283,24 @@ def test_no_job_is_lost_or_duplicated_under_kills_broker_restart_and_llm_faults(
         statuses = {sink: entry.status for sink, entry in
                     jobs[job_id].sink_deliveries.items()}
         assert statuses == {"records": "delivered", "jsonl": "delivered"}, (job_id, statuses)
-    lines = Counter()
-    for line in jsonl_path(env.settings).read_text().splitlines():
-        lines[line.split('"job_id":"', 1)[1].split('"', 1)[0]] += 1
-    duplicates = sum(count - 1 for count in lines.values() if count > 1)
-    assert duplicates == 0, {job_id: n for job_id, n in lines.items() if n > 1}
-    assert set(lines) == succeeded
     records = open_records(env.settings)
     assert records.count() == len(succeeded)
     assert all(records.get(job_id) for job_id in succeeded)
+    duplicates = records.count() - len(succeeded)
+    if "jsonl" in fleet.layout.sinks:
+        lines = Counter()
+        for line in jsonl_path(env.settings).read_text().splitlines():
+            lines[line.split('"job_id":"', 1)[1].split('"', 1)[0]] += 1
+        duplicates = sum(count - 1 for count in lines.values() if count > 1)
+        assert duplicates == 0, {job_id: n for job_id, n in lines.items() if n > 1}
+        assert set(lines) == succeeded
+    if fleet.layout.store == "postgresql":
+        # No store file on any host: every worker found its jobs, state and records in
+        # PostgreSQL, never in a file another worker wrote.
+        for host in fleet.hosts:
+            stores = sorted(str(path.relative_to(host.data_dir))
+                            for path in host.data_dir.rglob("*") if path.suffix == ".db")
+            assert stores == [], (host.name, stores)
     # Local sinks are written in place by the extraction worker; any delivery job (a
     # webhook, or a local sink that failed in place) must have succeeded too.
     deliveries = [job for job in jobs.values() if job.kind == "sink.deliver"]
@@ -249,8 +310,9 @@ def test_no_job_is_lost_or_duplicated_under_kills_broker_restart_and_llm_faults(
     faults = sum(llm_faults.faults.values())
     assert faults > 0
     dead_extract = len(ids["extract"]) - len(succeeded)
+    per_host = Counter(host.name for _worker, host, _spec in fleet.workers)
     print(
-        f"\nchaos: jobs={len(submitted)} (echo={len(ids['echo'])} extract={len(ids['extract'])}"
+        f"\nchaos[{fleet.layout.name}]: hosts={dict(per_host)} jobs={len(submitted)} (echo={len(ids['echo'])} extract={len(ids['extract'])}"
         f" poison={len(ids['test.crash'])}; extract succeeded={len(succeeded)}"
         f" dead={dead_extract}) kills={fleet.kills} restarts={fleet.restarts}"
         f" faults={faults} ({dict(llm_faults.faults)} of {llm_faults.calls} LLM calls)"

@@ -1,5 +1,7 @@
-"""One backend fixture for the store contract suites: each store runs against SQLite always
-and MongoDB when ``SLUICE_MONGODB_URL`` is set (otherwise that side skips, saying why)."""
+"""One backend fixture for the store contract suites: each store runs against SQLite and
+PostgreSQL always (a throwaway database on this machine's server; a skip says why when none
+answers), and MongoDB when ``SLUICE_MONGODB_URL`` is set (otherwise that side skips, saying
+why)."""
 
 from __future__ import annotations
 
@@ -20,22 +22,29 @@ from tests.support.mongo import throwaway_database
 
 @dataclass(frozen=True)
 class Backend:
-    """Where a store under test keeps its data: a SQLite file, or a MongoDB database."""
+    """Where a store under test keeps its data: a SQLite file, a PostgreSQL database or a
+    MongoDB database."""
 
     name: str
     sqlite_path: Path
     mongodb_url: str | None = None
     mongodb_database: str = "sluice"
+    database_url: str | None = None
 
     def settings(self) -> Settings:
         return load_settings(data_dir=self.sqlite_path.parent, mongodb_url=self.mongodb_url,
-                             mongodb_database=self.mongodb_database)
+                             mongodb_database=self.mongodb_database,
+                             database_url=self.database_url)
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
+@pytest.fixture(params=["sqlite", "postgresql", "mongodb"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
         yield Backend("sqlite", tmp_path / "sluice.db")
+        return
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        yield Backend("postgresql", tmp_path / "sluice.db", database_url=url)
         return
     with throwaway_database() as (url, database):
         yield Backend("mongodb", tmp_path / "sluice.db", url, database)
@@ -44,7 +53,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 @pytest.fixture
 def store(backend: Backend) -> Iterator[JobStore]:
     opened: JobStore
-    if backend.mongodb_url is None:
+    if backend.database_url is not None:
+        from sluice.stores.postgres import PostgresJobStore
+
+        opened = PostgresJobStore(backend.database_url)
+    elif backend.mongodb_url is None:
         opened = SQLiteJobStore(backend.sqlite_path)
     else:
         from sluice.stores.mongo import MongoJobStore
@@ -57,7 +70,11 @@ def store(backend: Backend) -> Iterator[JobStore]:
 @pytest.fixture
 def documents(backend: Backend) -> Iterator[DocumentStore]:
     opened: DocumentStore
-    if backend.mongodb_url is None:
+    if backend.database_url is not None:
+        from libs.documents.postgres import PostgresDocumentStore
+
+        opened = PostgresDocumentStore(backend.database_url)
+    elif backend.mongodb_url is None:
         opened = SQLiteDocumentStore(backend.sqlite_path)
     else:
         opened = MongoDocumentStore(backend.mongodb_url, backend.mongodb_database)
@@ -68,7 +85,11 @@ def documents(backend: Backend) -> Iterator[DocumentStore]:
 @pytest.fixture
 def state(backend: Backend) -> Iterator[StateStore]:
     opened: StateStore
-    if backend.mongodb_url is None:
+    if backend.database_url is not None:
+        from producers.state_store_postgres import PostgresStateStore
+
+        opened = PostgresStateStore(backend.database_url)
+    elif backend.mongodb_url is None:
         opened = SQLiteStateStore(backend.sqlite_path)
     else:
         opened = MongoStateStore(backend.mongodb_url, backend.mongodb_database)

@@ -51,7 +51,7 @@ def test_list_gives_a_namespace_most_recently_updated_first(
     listed = [record.key for record in state.list("ns")]
     assert sorted(listed) == ["a", "b", "c"]
     assert len(state.list("ns", limit=1)) == 1
-    if backend.name == "sqlite":  # BSON dates keep milliseconds: quick writes can tie
+    if backend.name != "mongodb":  # BSON dates keep milliseconds: quick writes can tie
         assert listed == ["a", "c", "b"]
 
 

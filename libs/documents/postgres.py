@@ -1,0 +1,173 @@
+"""The warehouse on PostgreSQL (``SLUICE_DATABASE_URL``): a ``documents`` table beside the jobs.
+
+A write reads, changes and saves one document inside a transaction that first takes an
+advisory lock on the document's id, so racing writers of one document queue up (as SQLite's
+``BEGIN IMMEDIATE`` makes them) while writers of other documents run on. The document is
+kept as JSON text: its content may hold characters (NUL) that JSONB cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from psycopg import Connection
+
+from libs.documents.model import (
+    LIST_PAGE,
+    ContentType,
+    Document,
+    DocumentNotFound,
+    DocumentRef,
+    DocumentStore,
+    WriteOutcome,
+    document_id,
+    written_over,
+)
+from schemas.job import utcnow
+from schemas.principal import DEFAULT_TENANT
+from sluice.stores.postgres_db import PostgresConnections
+
+# The "documents" owner's steps; append only.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE documents (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        source TEXT NOT NULL,
+        doc_id TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        chunk_high_water INTEGER NOT NULL DEFAULT 0,
+        doc TEXT NOT NULL,
+        UNIQUE (source, doc_id)
+    );
+    -- a source's documents in id order (a re-embed walk)
+    CREATE INDEX documents_source_id ON documents (source, id);
+    """,
+)
+
+Change = Callable[[Document | None], Document | None]
+
+
+class PostgresDocumentStore(DocumentStore):
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self._db = PostgresConnections(url, pool_size)
+        self._db.migrate("documents", MIGRATIONS)
+
+    @staticmethod
+    def _load(connection: Connection[Any], document_id: str) -> Document | None:
+        row = connection.execute(
+            "SELECT doc, chunk_high_water FROM documents WHERE id = %s", (document_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        document = Document.model_validate_json(row[0])
+        document.chunk_high_water = int(row[1])
+        return document
+
+    @staticmethod
+    def _save(connection: Connection[Any], document: Document) -> None:
+        connection.execute(
+            "INSERT INTO documents (id, source, doc_id, content_hash, updated_at,"
+            " chunk_high_water, doc) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET content_hash = excluded.content_hash,"
+            " updated_at = excluded.updated_at,"
+            " chunk_high_water = GREATEST(documents.chunk_high_water,"
+            " excluded.chunk_high_water), doc = excluded.doc",
+            (document.id, document.source, document.doc_id, document.content_hash,
+             document.updated_at, document.chunk_high_water, document.model_dump_json()),
+        )
+
+    def get(self, document_id: str) -> Document:
+        with self._db.connection() as connection:
+            document = self._load(connection, document_id)
+        if document is None:
+            raise DocumentNotFound(document_id)
+        return document
+
+    def _update(self, document_id: str, change: Change) -> Document | None:
+        """Read-modify-write, one writer of this document at a time."""
+        with self._db.transaction() as connection:
+            connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (document_id,)
+            )
+            current = self._load(connection, document_id)
+            updated = change(current)
+            if updated is not None:
+                self._save(connection, updated)
+        return updated if updated is not None else current
+
+    def write(
+        self,
+        *,
+        source: str,
+        doc_id: str,
+        content: str,
+        content_type: ContentType,
+        metadata: dict[str, Any],
+        tenant: str = DEFAULT_TENANT,
+    ) -> WriteOutcome:
+        changed: list[bool] = []
+
+        def change(current: Document | None) -> Document | None:
+            new = written_over(current, source, doc_id, content, content_type, metadata, tenant)
+            changed.append(current is None or current.content_hash != new.content_hash)
+            return None if new == current else new
+
+        document = self._update(document_id(source, doc_id), change)
+        assert document is not None
+        return WriteOutcome(document, changed[-1])
+
+    def set_embed_job(self, document_id: str, job_id: str) -> None:
+        self._update(document_id, lambda current: None if current is None else
+                     current.model_copy(update={"embed_job_id": job_id}))
+
+    def remove(self, document_id: str) -> Document | None:
+        with self._db.transaction() as connection:
+            current = self._load(connection, document_id)
+            connection.execute("DELETE FROM documents WHERE id = %s", (document_id,))
+        return current
+
+    def list_documents(
+        self, *, source: str | None = None, after: str | None = None, limit: int = LIST_PAGE
+    ) -> list[DocumentRef]:
+        clauses, params = ["id > %s"], [after or ""]
+        if source is not None:
+            clauses.append("source = %s")
+            params.append(source)
+        rows = self._db.fetchall(
+            f"SELECT id, source, doc_id, content_hash FROM documents"
+            f" WHERE {' AND '.join(clauses)} ORDER BY id LIMIT %s", [*params, limit],
+        )
+        return [DocumentRef(*row) for row in rows]
+
+    def raise_high_water(self, document_id: str, chunks: int) -> None:
+        self._db.execute(
+            "UPDATE documents SET chunk_high_water = GREATEST(chunk_high_water, %s)"
+            " WHERE id = %s", (chunks, document_id),
+        )
+
+    def mark_indexed(self, document_id: str, indexed_hash: str, chunk_count: int) -> None:
+        def change(current: Document | None) -> Document | None:
+            if current is None:
+                return None
+            return current.model_copy(update={
+                "indexed_hash": indexed_hash, "chunk_count": chunk_count,
+                "indexed_at": utcnow(),
+            })
+
+        self._update(document_id, change)
+        # Only now may the high-water mark come down: the tail beyond it is gone.
+        self._db.execute(
+            "UPDATE documents SET chunk_high_water = %s WHERE id = %s", (chunk_count, document_id)
+        )
+
+    def count(self, source: str | None = None) -> int:
+        if source is None:
+            row = self._db.fetchone("SELECT COUNT(*) FROM documents")
+        else:
+            row = self._db.fetchone("SELECT COUNT(*) FROM documents WHERE source = %s", (source,))
+        return int(row[0])
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,218 @@
+"""The job store on PostgreSQL (``SLUICE_DATABASE_URL``): one ``jobs`` table, JSONB documents.
+
+The columns a listing filters or sorts on (status, kind, reason, tenant, times) are real
+columns with an index per listing shape; any other field a query names (``input.schema``,
+``error_signature``) is matched by JSONB containment, which one GIN index serves.
+Compare-and-set is ``UPDATE ... WHERE id = ... AND version = ...``. All of this store's SQL
+is in this module.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import errors
+
+from schemas.job import Job
+from sluice.stores.base import JobNotFound, JobQuery, JobStore
+from sluice.stores.postgres_db import PostgresConnections
+from sluice.stores.quarantine import UnreadableJob, job_from_json
+
+# The "jobs" owner's steps; append only (step N of a release never changes).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE jobs (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        idempotency_key TEXT UNIQUE,
+        tenant TEXT NOT NULL DEFAULT 'default',
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        version INTEGER NOT NULL,
+        doc JSONB NOT NULL
+    );
+    -- newest first, and per status / kind / tenant (the API's and the dashboard's lists)
+    CREATE INDEX jobs_created ON jobs (created_at, id);
+    CREATE INDEX jobs_status_created ON jobs (status, created_at, id);
+    CREATE INDEX jobs_kind_created ON jobs (kind, created_at, id);
+    CREATE INDEX jobs_tenant_created ON jobs (tenant, created_at, id);
+    -- recovery: queued or running jobs nothing has touched for a while
+    CREATE INDEX jobs_status_updated ON jobs (status, updated_at);
+    -- the dead-letter queue grouped by error signature
+    CREATE INDEX jobs_status_signature ON jobs (status, (doc ->> 'error_signature'));
+    -- any other field a query names (input.crawl_id, input.batch_run, ...)
+    CREATE INDEX jobs_doc ON jobs USING GIN (doc jsonb_path_ops);
+    """,
+)
+
+_COLUMNS = {"kind", "status", "reason", "tenant"}
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _cursor_time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def _nested(path: str, value: Any) -> Any:
+    """``("input.schema", "x")`` -> ``{"input": {"schema": "x"}}``, for containment."""
+    for part in reversed(path.split(".")):
+        value = {part: value}
+    return value
+
+
+class PostgresJobStore(JobStore):
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self._db = PostgresConnections(url, pool_size)
+        self._db.migrate("jobs", MIGRATIONS)
+
+    def _row(self, job: Job) -> dict[str, Any]:
+        return {
+            "id": job.id,
+            "kind": job.kind,
+            "status": job.status.value,
+            "reason": job.reason.value if job.reason else None,
+            "idempotency_key": job.idempotency_key,
+            "tenant": job.tenant,
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
+            "version": job.version,
+            "doc": job.model_dump_json(),
+        }
+
+    def _insert(self, job: Job) -> bool:
+        try:
+            self._db.execute(
+                "INSERT INTO jobs (id, kind, status, reason, idempotency_key, tenant,"
+                " created_at, updated_at, version, doc) VALUES (%(id)s, %(kind)s, %(status)s,"
+                " %(reason)s, %(idempotency_key)s, %(tenant)s, %(created_at)s, %(updated_at)s,"
+                " %(version)s, %(doc)s::jsonb)",
+                self._row(job),
+            )
+        except errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "jobs_idempotency_key_key":
+                return False
+            raise
+        return True
+
+    def get(self, job_id: str) -> Job:
+        row = self._db.fetchone("SELECT doc::text FROM jobs WHERE id = %s", (job_id,))
+        if row is None:
+            raise JobNotFound(job_id)
+        job = job_from_json(row[0], job_id=job_id)
+        if job is None:
+            raise UnreadableJob(job_id)
+        return job
+
+    def get_by_idempotency_key(self, key: str) -> Job | None:
+        row = self._db.fetchone("SELECT doc::text FROM jobs WHERE idempotency_key = %s", (key,))
+        return job_from_json(row[0]) if row else None
+
+    def _replace(self, job: Job, expected_version: int) -> bool:
+        changed = self._db.execute(
+            "UPDATE jobs SET status = %(status)s, reason = %(reason)s,"
+            " updated_at = %(updated_at)s, version = %(version)s, doc = %(doc)s::jsonb"
+            " WHERE id = %(id)s AND version = %(expected)s",
+            {**self._row(job), "expected": expected_version},
+        )
+        return changed == 1
+
+    def _where(self, query: JobQuery) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.statuses:
+            clauses.append("status = ANY(%s)")
+            params.append([status.value for status in query.statuses])
+        if query.kind:
+            clauses.append("kind = %s")
+            params.append(query.kind)
+        if query.reason:
+            clauses.append("reason = %s")
+            params.append(query.reason.value)
+        if query.tenant:
+            clauses.append("tenant = %s")
+            params.append(query.tenant)
+        for path, value in query.fields:
+            if value is None:  # absent or null, as SQLite's json_extract sees it
+                clauses.append("COALESCE(doc #> %s, 'null'::jsonb) = 'null'::jsonb")
+                params.append(path.split("."))
+            else:
+                clauses.append("doc @> %s::jsonb")
+                params.append(json.dumps(_nested(path, value)))
+        if query.created_before:
+            clauses.append("created_at < %s")
+            params.append(query.created_before)
+        if query.created_after:
+            clauses.append("created_at > %s")
+            params.append(query.created_after)
+        if query.updated_before:
+            clauses.append("updated_at < %s")
+            params.append(query.updated_before)
+        return clauses, params
+
+    def page_sql(
+        self, query: JobQuery, limit: int, position: tuple[datetime, str] | None,
+        oldest_first: bool,
+    ) -> tuple[str, list[Any]]:
+        """One page of a listing as SQL and parameters (tests EXPLAIN it)."""
+        clauses, params = self._where(query)
+        if position:
+            clauses.append(f"(created_at, id) {'>' if oldest_first else '<'} (%s, %s)")
+            params.extend(position)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "ASC" if oldest_first else "DESC"
+        return (
+            f"SELECT id, created_at, doc::text FROM jobs {where}"
+            f" ORDER BY created_at {order}, id {order} LIMIT %s",
+            [*params, limit],
+        )
+
+    def _find(
+        self, query: JobQuery, limit: int, after: tuple[str, str] | None, oldest_first: bool
+    ) -> list[Job]:
+        position = (_cursor_time(after[0]), after[1]) if after else None
+        jobs: list[Job] = []
+        # A quarantined row is skipped, so read on past it until the page is full.
+        while len(jobs) < limit:
+            wanted = limit - len(jobs)
+            rows = self._db.fetchall(*self.page_sql(query, wanted, position, oldest_first))
+            for job_id, created_at, doc in rows:
+                job = job_from_json(doc, job_id=job_id)
+                if job is not None:
+                    jobs.append(job)
+                position = (created_at, job_id)
+            if len(rows) < wanted:
+                break
+        return jobs
+
+    def count_sql(self, query: JobQuery, path: str | None = None) -> tuple[str, list[Any]]:
+        """A count, or a count per value of ``path``, as SQL and parameters."""
+        clauses, params = self._where(query)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        if path is None:
+            return f"SELECT COUNT(*) FROM jobs {where}", params
+        if path in _COLUMNS:
+            value, value_params = path, []
+        elif "." not in path:  # the expression the signature index is built on
+            value, value_params = "doc ->> %s", [path]
+        else:
+            value, value_params = "doc #>> %s", [path.split(".")]
+        return (f"SELECT {value} AS value, COUNT(*) FROM jobs {where} GROUP BY 1",
+                [*value_params, *params])
+
+    def count(self, query: JobQuery) -> int:
+        (total,) = self._db.fetchone(*self.count_sql(query))
+        return int(total)
+
+    def count_by(self, query: JobQuery, path: str) -> dict[str | None, int]:
+        rows = self._db.fetchall(*self.count_sql(query, path))
+        return {None if value is None else str(value): int(n) for value, n in rows}
+
+    def ping(self) -> None:
+        self._db.fetchone("SELECT 1")
+
+    def close(self) -> None:
+        self._db.close()
