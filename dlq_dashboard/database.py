@@ -68,7 +68,7 @@ class Statements(Protocol):
     """A sqlite3 connection, or its PostgreSQL stand-in: ``execute`` with ``?`` placeholders."""
 
     @property
-    def IntegrityError(self) -> type[Exception]: ...  # noqa: N802 (DB-API's name)
+    def IntegrityError(self) -> type[Exception]: ...
 
     def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
 

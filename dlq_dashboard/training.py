@@ -13,10 +13,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from dlq_dashboard.database import DashboardDatabase
 from dlq_dashboard.acceptance_view import unwrap_record
 from dlq_dashboard.attempts import attempt_views, best_attempt, field_changes
 from dlq_dashboard.audit import AuditLog
+from dlq_dashboard.database import DashboardDatabase
 from dlq_dashboard.source import source_text
 from schemas.job import Job, JobStatus, utcnow
 from sluice.stores import JobQuery, JobStore

@@ -1,7 +1,8 @@
 """The records collection: accepted records kept in the store, one per source job.
 
 SQLite: a ``records`` table in the job store's file. PostgreSQL: a ``records`` table
-(:mod:`libs.sinks.records_postgres`). MongoDB: a ``records`` collection in the same database. Both insert by job id, so a second delivery of a record is a no-op.
+(:mod:`libs.sinks.records_postgres`). MongoDB: a ``records`` collection in the same
+database. Both insert by job id, so a second delivery of a record is a no-op.
 """
 
 from __future__ import annotations

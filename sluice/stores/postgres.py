@@ -194,6 +194,7 @@ class PostgresJobStore(JobStore):
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         if path is None:
             return f"SELECT COUNT(*) FROM jobs {where}", params
+        value_params: list[Any]
         if path in _COLUMNS:
             value, value_params = path, []
         elif "." not in path:  # the expression the signature index is built on

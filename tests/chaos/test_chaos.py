@@ -312,7 +312,8 @@ def test_no_job_is_lost_or_duplicated_under_kills_broker_restart_and_llm_faults(
     dead_extract = len(ids["extract"]) - len(succeeded)
     per_host = Counter(host.name for _worker, host, _spec in fleet.workers)
     print(
-        f"\nchaos[{fleet.layout.name}]: hosts={dict(per_host)} jobs={len(submitted)} (echo={len(ids['echo'])} extract={len(ids['extract'])}"
+        f"\nchaos[{fleet.layout.name}]: hosts={dict(per_host)} jobs={len(submitted)}"
+        f" (echo={len(ids['echo'])} extract={len(ids['extract'])}"
         f" poison={len(ids['test.crash'])}; extract succeeded={len(succeeded)}"
         f" dead={dead_extract}) kills={fleet.kills} restarts={fleet.restarts}"
         f" faults={faults} ({dict(llm_faults.faults)} of {llm_faults.calls} LLM calls)"
