@@ -6,6 +6,7 @@ the comma-separated list parser.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -138,6 +139,8 @@ class CoreSettings(BaseModel):
             ("postgresql://", "postgres://")
         ):
             raise ValueError("must be a postgresql:// URL")
+        if value is not None and importlib.util.find_spec("psycopg_pool") is None:
+            raise ValueError("PostgreSQL needs the postgres extra: pip install 'sluice[postgres]'")
         return value
 
     @model_validator(mode="after")

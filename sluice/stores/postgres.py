@@ -5,6 +5,10 @@ columns with an index per listing shape; any other field a query names (``input.
 ``error_signature``) is matched by JSONB containment, which one GIN index serves.
 Compare-and-set is ``UPDATE ... WHERE id = ... AND version = ...``. All of this store's SQL
 is in this module.
+
+JSONB cannot hold a NUL character, which a job's input may (a stray byte in an email). Such
+a job keeps its exact JSON in ``doc_exact``, which reads prefer, and a copy with U+FFFD in
+place of each NUL in ``doc``, which only queries use.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TIMESTAMPTZ NOT NULL,
         updated_at TIMESTAMPTZ NOT NULL,
         version INTEGER NOT NULL,
-        doc JSONB NOT NULL
+        doc JSONB NOT NULL,
+        doc_exact TEXT
     );
     -- newest first, and per status / kind / tenant (the API's and the dashboard's lists)
     CREATE INDEX jobs_created ON jobs (created_at, id);
@@ -51,6 +56,9 @@ MIGRATIONS: tuple[str, ...] = (
 
 _COLUMNS = {"kind", "status", "reason", "tenant"}
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# How a job is read: its exact JSON when JSONB could not hold it.
+_DOC = "COALESCE(doc_exact, doc::text)"
+_NUL = "\\u0000"  # NUL as JSON text writes it
 
 
 def _cursor_time(text: str) -> datetime:
@@ -62,6 +70,13 @@ def _nested(path: str, value: Any) -> Any:
     for part in reversed(path.split(".")):
         value = {part: value}
     return value
+
+
+def _documents(text: str) -> dict[str, str | None]:
+    """The ``doc`` and ``doc_exact`` columns of a job's JSON text."""
+    if _NUL not in text:
+        return {"doc": text, "doc_exact": None}
+    return {"doc": text.replace(_NUL, "\\ufffd"), "doc_exact": text}
 
 
 class PostgresJobStore(JobStore):
@@ -80,16 +95,16 @@ class PostgresJobStore(JobStore):
             "created_at": job.created_at,
             "updated_at": job.updated_at,
             "version": job.version,
-            "doc": job.model_dump_json(),
+            **_documents(job.model_dump_json()),
         }
 
     def _insert(self, job: Job) -> bool:
         try:
             self._db.execute(
                 "INSERT INTO jobs (id, kind, status, reason, idempotency_key, tenant,"
-                " created_at, updated_at, version, doc) VALUES (%(id)s, %(kind)s, %(status)s,"
-                " %(reason)s, %(idempotency_key)s, %(tenant)s, %(created_at)s, %(updated_at)s,"
-                " %(version)s, %(doc)s::jsonb)",
+                " created_at, updated_at, version, doc, doc_exact) VALUES (%(id)s, %(kind)s,"
+                " %(status)s, %(reason)s, %(idempotency_key)s, %(tenant)s, %(created_at)s,"
+                " %(updated_at)s, %(version)s, %(doc)s::jsonb, %(doc_exact)s)",
                 self._row(job),
             )
         except errors.UniqueViolation as exc:
@@ -99,7 +114,7 @@ class PostgresJobStore(JobStore):
         return True
 
     def get(self, job_id: str) -> Job:
-        row = self._db.fetchone("SELECT doc::text FROM jobs WHERE id = %s", (job_id,))
+        row = self._db.fetchone(f"SELECT {_DOC} FROM jobs WHERE id = %s", (job_id,))
         if row is None:
             raise JobNotFound(job_id)
         job = job_from_json(row[0], job_id=job_id)
@@ -108,14 +123,14 @@ class PostgresJobStore(JobStore):
         return job
 
     def get_by_idempotency_key(self, key: str) -> Job | None:
-        row = self._db.fetchone("SELECT doc::text FROM jobs WHERE idempotency_key = %s", (key,))
+        row = self._db.fetchone(f"SELECT {_DOC} FROM jobs WHERE idempotency_key = %s", (key,))
         return job_from_json(row[0]) if row else None
 
     def _replace(self, job: Job, expected_version: int) -> bool:
         changed = self._db.execute(
             "UPDATE jobs SET status = %(status)s, reason = %(reason)s,"
-            " updated_at = %(updated_at)s, version = %(version)s, doc = %(doc)s::jsonb"
-            " WHERE id = %(id)s AND version = %(expected)s",
+            " updated_at = %(updated_at)s, version = %(version)s, doc = %(doc)s::jsonb,"
+            " doc_exact = %(doc_exact)s WHERE id = %(id)s AND version = %(expected)s",
             {**self._row(job), "expected": expected_version},
         )
         return changed == 1
@@ -165,7 +180,7 @@ class PostgresJobStore(JobStore):
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "ASC" if oldest_first else "DESC"
         return (
-            f"SELECT id, created_at, doc::text FROM jobs {where}"
+            f"SELECT id, created_at, {_DOC} FROM jobs {where}"
             f" ORDER BY created_at {order}, id {order} LIMIT %s",
             [*params, limit],
         )

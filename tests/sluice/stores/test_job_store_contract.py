@@ -34,6 +34,17 @@ def test_created_job_reads_back_equal(store: JobStore) -> None:
     assert store.get(job.id) == job
 
 
+def test_a_nul_character_in_the_input_is_kept_and_the_job_still_listed(
+    store: JobStore,
+) -> None:
+    # PostgreSQL's JSONB cannot hold NUL; a stray byte in an email must not lose the job.
+    job, _ = store.create(new_job(input={"text": "before\x00after", "source": "mail"}))
+    moved = store.transition(job.id, JobStatus.RUNNING)
+    assert store.get(job.id) == moved and moved.input["text"] == "before\x00after"
+    assert [found.id for found in store.list_jobs(JobQuery(fields=(("input.source", "mail"),)))
+            .items] == [job.id]
+
+
 def test_unknown_job_raises_not_found(store: JobStore) -> None:
     with pytest.raises(JobNotFound):
         store.get("nope")
