@@ -32,8 +32,10 @@ def unreachable_reason() -> str | None:
         with psycopg.connect(server_url(), connect_timeout=3):
             return None
     except psycopg.OperationalError as exc:
-        return (f"no PostgreSQL server at {urlsplit(server_url()).netloc} ({exc!s:.120}); "
-                "start it (./test.sh does) or set SLUICE_TEST_DATABASE_URL")
+        parts = urlsplit(server_url())  # host and port only: the URL may hold a password
+        return (f"no PostgreSQL server answers at {parts.hostname}:{parts.port or 5432} "
+                f"({type(exc).__name__}); start it (./test.sh does) or set "
+                "SLUICE_TEST_DATABASE_URL")
 
 
 def with_database(url: str, database: str) -> str:
