@@ -12,6 +12,7 @@ the same transaction and leave an entry saying what they did.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,6 +76,8 @@ class Statements(Protocol):
 
 class DashboardDatabase(Protocol):
     def get(self) -> Statements: ...
+
+    def transaction(self) -> AbstractContextManager[Statements]: ...
 
     def close(self) -> None: ...
 

@@ -4,16 +4,20 @@ With them in PostgreSQL, several dashboard replicas serve one set of users: a se
 started on one replica is valid on every other, and the audit log survives a rollout. The
 dashboard's statements are plain SQL written once for both databases with ``?``
 placeholders; :class:`PostgresDashboardDatabase` hands them to PostgreSQL with ``%s``
-instead, on a pooled connection. As in the SQLite file, a trigger refuses UPDATE and DELETE
-on the audit table, so append-only is a fact of the database.
+instead, on a pooled connection (SQLite's ``PRAGMA`` settings are skipped, and an ``instr``
+function stands in for SQLite's). As in the SQLite file, a trigger refuses UPDATE and DELETE
+on the audit table unless a permit row inside the same transaction allows the one kind of
+change (the erasure's blanking, the retention sweep's deletion), and TRUNCATE always, so
+append-only is a fact of the database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from psycopg import errors
+from psycopg import Connection, errors
 
 from sluice.stores.postgres_db import PostgresConnections
 
@@ -47,8 +51,22 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL
     );
     CREATE INDEX audit_job ON audit (job_id, action, seq);
+    CREATE INDEX audit_at ON audit (at);
+    -- Append-only, except through a permit that lives inside one transaction: the erasure
+    -- of a person's data may blank entries, the retention sweep may delete old ones.
+    CREATE TABLE audit_permits (purpose TEXT NOT NULL);
     CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+    BEGIN
+        IF TG_OP = 'UPDATE'
+           AND EXISTS (SELECT 1 FROM audit_permits WHERE purpose = 'erasure') THEN
+            RETURN NEW;
+        END IF;
+        IF TG_OP = 'DELETE'
+           AND EXISTS (SELECT 1 FROM audit_permits WHERE purpose = 'retention') THEN
+            RETURN OLD;
+        END IF;
+        RAISE EXCEPTION 'the audit log is append-only';
+    END $$;
     CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION audit_append_only();
     CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
@@ -58,6 +76,9 @@ MIGRATIONS: tuple[str, ...] = (
         marked_by TEXT NOT NULL,
         marked_at TEXT NOT NULL
     );
+    -- SQLite's instr(), so statements that search text run unchanged here
+    CREATE FUNCTION instr(haystack TEXT, needle TEXT) RETURNS INTEGER
+    LANGUAGE sql IMMUTABLE AS $$ SELECT strpos(haystack, needle) $$;
     """,
 )
 
@@ -90,6 +111,15 @@ class Rows:
         return iter(self._rows)
 
 
+def _run(connection: Connection[Any], sql: str, parameters: Sequence[Any]) -> Rows:
+    if sql.lstrip().upper().startswith("PRAGMA"):
+        # A SQLite file setting (secure_delete, ...): PostgreSQL has none to set per statement.
+        return Rows([], 0)
+    cursor = connection.execute(placeholders(sql), tuple(parameters))
+    rows = cursor.fetchall() if cursor.description is not None else []
+    return Rows(rows, cursor.rowcount)
+
+
 class PooledStatements:
     """What ``get()`` gives: ``execute`` as on a sqlite3 connection, one pooled
     autocommit connection per statement."""
@@ -101,9 +131,19 @@ class PooledStatements:
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Rows:
         with self._database.connection() as connection:
-            cursor = connection.execute(placeholders(sql), tuple(parameters))
-            rows = cursor.fetchall() if cursor.description is not None else []
-            return Rows(rows, cursor.rowcount)
+            return _run(connection, sql, parameters)
+
+
+class TransactionStatements:
+    """``execute`` on the one connection of an open transaction."""
+
+    IntegrityError: type[Exception] = errors.IntegrityError
+
+    def __init__(self, connection: Connection[Any]) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Rows:
+        return _run(self._connection, sql, parameters)
 
 
 class PostgresDashboardDatabase:
@@ -114,6 +154,13 @@ class PostgresDashboardDatabase:
 
     def get(self) -> PooledStatements:
         return self._statements
+
+    @contextmanager
+    def transaction(self) -> Iterator[TransactionStatements]:
+        """One transaction, as ``SQLiteConnections.transaction`` gives: COMMIT at the end,
+        ROLLBACK on an exception."""
+        with self._database.transaction() as connection:
+            yield TransactionStatements(connection)
 
     def close(self) -> None:
         self._database.close()

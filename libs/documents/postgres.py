@@ -9,6 +9,7 @@ kept as JSON text: its content may hold characters (NUL) that JSONB cannot.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from psycopg import Connection
@@ -41,8 +42,9 @@ MIGRATIONS: tuple[str, ...] = (
         doc TEXT NOT NULL,
         UNIQUE (source, doc_id)
     );
-    -- a source's documents in id order (a re-embed walk)
+    -- a source's documents in id order (a re-embed walk), and by age (retention)
     CREATE INDEX documents_source_id ON documents (source, id);
+    CREATE INDEX documents_source_updated ON documents (source, updated_at);
     """,
 )
 
@@ -168,6 +170,21 @@ class PostgresDocumentStore(DocumentStore):
         else:
             row = self._db.fetchone("SELECT COUNT(*) FROM documents WHERE source = %s", (source,))
         return int(row[0])
+
+    def ids_containing(self, needle: str, limit: int) -> list[str]:
+        # An erasure, not a hot path: one scan inside the database.
+        rows = self._db.fetchall(
+            "SELECT id FROM documents WHERE strpos(lower(doc), lower(%s)) > 0 LIMIT %s",
+            (needle, limit),
+        )
+        return [row[0] for row in rows]
+
+    def stale(self, source: str, updated_before: datetime, limit: int) -> list[str]:
+        rows = self._db.fetchall(  # the (source, updated_at) index answers this
+            "SELECT id FROM documents WHERE source = %s AND updated_at < %s"
+            " ORDER BY updated_at LIMIT %s", (source, updated_before, limit),
+        )
+        return [row[0] for row in rows]
 
     def close(self) -> None:
         self._db.close()

@@ -6,6 +6,7 @@ no-op, as on SQLite and MongoDB (:mod:`libs.sinks.records`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -25,8 +26,9 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TIMESTAMPTZ NOT NULL,
         record JSONB NOT NULL
     );
-    -- one schema's records in the order they came
+    -- one schema's records in the order they came; every record by age (retention)
     CREATE INDEX records_schema ON records (schema_name, created_at);
+    CREATE INDEX records_created ON records (created_at);
     """,
 )
 
@@ -59,6 +61,19 @@ class PostgresRecordStore(RecordStore):
     def count(self) -> int:
         (total,) = self._db.fetchone("SELECT COUNT(*) FROM records")
         return int(total)
+
+    def erase_containing(self, needle: str) -> int:
+        """Delete every record that mentions ``needle`` (any case); how many."""
+        return self._db.execute(
+            "DELETE FROM records WHERE strpos(lower(record::text), lower(%s)) > 0", (needle,)
+        )
+
+    def purge_before(self, created_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` records stored before the cutoff; how many."""
+        return self._db.execute(
+            "DELETE FROM records WHERE job_id IN (SELECT job_id FROM records"
+            " WHERE created_at < %s ORDER BY created_at LIMIT %s)", (created_before, limit),
+        )
 
     def close(self) -> None:
         self._db.close()

@@ -14,6 +14,7 @@ place of each NUL in ``doc``, which only queries use.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -135,6 +136,19 @@ class PostgresJobStore(JobStore):
         )
         return changed == 1
 
+    def _delete(self, job_ids: Sequence[str]) -> int:
+        if not job_ids:
+            return 0
+        return self._db.execute("DELETE FROM jobs WHERE id = ANY(%s)", (list(job_ids),))
+
+    def _ids_containing(self, needle: str, limit: int) -> list[str]:
+        # An erasure, not a hot path: one scan inside the database, no index.
+        rows = self._db.fetchall(
+            f"SELECT id FROM jobs WHERE strpos(lower({_DOC}), lower(%s)) > 0 LIMIT %s",
+            (needle, limit),
+        )
+        return [row[0] for row in rows]
+
     def _where(self, query: JobQuery) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -221,6 +235,14 @@ class PostgresJobStore(JobStore):
 
     def count(self, query: JobQuery) -> int:
         (total,) = self._db.fetchone(*self.count_sql(query))
+        return int(total)
+
+    def count_upto(self, query: JobQuery, cap: int) -> int:
+        sql, params = self.count_sql(query)
+        capped = sql.replace("SELECT COUNT(*) FROM jobs", "SELECT 1 FROM jobs", 1)
+        (total,) = self._db.fetchone(
+            f"SELECT COUNT(*) FROM ({capped} LIMIT %s) AS capped", [*params, cap]
+        )
         return int(total)
 
     def count_by(self, query: JobQuery, path: str) -> dict[str | None, int]:

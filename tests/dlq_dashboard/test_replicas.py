@@ -94,4 +94,18 @@ def test_the_audit_log_refuses_changes_in_postgresql(
             database.get().execute(statement)
     rows = database.get().execute("SELECT actor FROM audit").fetchall()
     assert [row[0] for row in rows] == ["alice"]
+
+    # A permit lets one kind of change through, only inside its own transaction.
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"), \
+            database.transaction() as connection:
+        connection.execute("INSERT INTO audit_permits (purpose) VALUES ('retention')")
+        connection.execute("UPDATE audit SET actor = 'mallory'")  # an erasure's change
+    with database.transaction() as connection:
+        connection.execute("INSERT INTO audit_permits (purpose) VALUES ('erasure')")
+        assert connection.execute("UPDATE audit SET detail = ? WHERE instr(actor, ?) > 0",
+                                  ('{"erased": true}', "lic")).rowcount == 1
+        connection.execute("DELETE FROM audit_permits")
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        database.get().execute("UPDATE audit SET detail = '{}'")
+    assert database.get().execute("SELECT detail FROM audit").fetchone()[0] == '{"erased": true}'
     database.close()
