@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
 
+from dlq_dashboard.database import DashboardDatabase, Statements
 from libs.erasure import subject_hash
 from schemas.job import utcnow
 from sluice.settings import Settings
 from sluice.stores.base import format_time
-from sluice.stores.sqlite_db import SQLiteConnections
 
 if TYPE_CHECKING:
     from dlq_dashboard.services import Services
@@ -33,7 +32,7 @@ AUDIT_SWEEP_SECONDS = 3600
 log = structlog.get_logger(__name__)
 
 
-def erase_from_audit(db: SQLiteConnections, address: str, job_ids: Sequence[str]) -> int:
+def erase_from_audit(db: DashboardDatabase, address: str, job_ids: Sequence[str]) -> int:
     """Blank the audit entries about ``address`` or the erased jobs; how many."""
     ids = list(job_ids)
     marks = ", ".join("?" * len(ids)) or "NULL"
@@ -54,7 +53,7 @@ def erase_from_audit(db: SQLiteConnections, address: str, job_ids: Sequence[str]
     return int(blanked)
 
 
-def purge_audit(db: SQLiteConnections, settings: Settings, *, now: datetime | None = None) -> int:
+def purge_audit(db: DashboardDatabase, settings: Settings, *, now: datetime | None = None) -> int:
     """Delete audit entries older than the retention period, in batches; how many."""
     if settings.keep_audit_days == 0:
         return 0
@@ -63,11 +62,11 @@ def purge_audit(db: SQLiteConnections, settings: Settings, *, now: datetime | No
     while True:
         with db.transaction() as connection:
             connection.execute("INSERT INTO audit_permits (purpose) VALUES ('retention')")
-            deleted = connection.execute(
+            deleted = int(connection.execute(
                 "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE at < ?"
                 " AND action != 'retention' ORDER BY seq LIMIT ?)",
                 (cutoff, settings.retention_batch),
-            ).rowcount
+            ).rowcount)
             connection.execute("DELETE FROM audit_permits")
             if deleted:
                 _append(connection, "retention", {"purged": deleted, "before": cutoff})
@@ -89,7 +88,7 @@ async def sweep_audit_hourly(services: Services) -> None:
         await asyncio.sleep(AUDIT_SWEEP_SECONDS)
 
 
-def _append(connection: sqlite3.Connection, action: str, detail: dict[str, object]) -> None:
+def _append(connection: Statements, action: str, detail: dict[str, object]) -> None:
     connection.execute(
         "INSERT INTO audit (at, actor, action, job_id, seconds_spent, changes, detail)"
         " VALUES (?, 'sluice', ?, NULL, NULL, '[]', ?)",

@@ -53,6 +53,11 @@ MIGRATIONS: tuple[str, ...] = (
     -- any other field a query names (input.crawl_id, input.batch_run, ...)
     CREATE INDEX jobs_doc ON jobs USING GIN (doc jsonb_path_ops);
     """,
+    # When the due sweep must look at a job (Job.wake_at): scheduled jobs, owed callbacks.
+    """
+    ALTER TABLE jobs ADD COLUMN wake_at TIMESTAMPTZ;
+    CREATE INDEX jobs_wake_at ON jobs (wake_at) WHERE wake_at IS NOT NULL;
+    """,
 )
 
 _COLUMNS = {"kind", "status", "reason", "tenant"}
@@ -96,6 +101,7 @@ class PostgresJobStore(JobStore):
             "created_at": job.created_at,
             "updated_at": job.updated_at,
             "version": job.version,
+            "wake_at": job.wake_at,
             **_documents(job.model_dump_json()),
         }
 
@@ -103,9 +109,10 @@ class PostgresJobStore(JobStore):
         try:
             self._db.execute(
                 "INSERT INTO jobs (id, kind, status, reason, idempotency_key, tenant,"
-                " created_at, updated_at, version, doc, doc_exact) VALUES (%(id)s, %(kind)s,"
-                " %(status)s, %(reason)s, %(idempotency_key)s, %(tenant)s, %(created_at)s,"
-                " %(updated_at)s, %(version)s, %(doc)s::jsonb, %(doc_exact)s)",
+                " created_at, updated_at, version, doc, doc_exact, wake_at) VALUES (%(id)s,"
+                " %(kind)s, %(status)s, %(reason)s, %(idempotency_key)s, %(tenant)s,"
+                " %(created_at)s, %(updated_at)s, %(version)s, %(doc)s::jsonb, %(doc_exact)s,"
+                " %(wake_at)s)",
                 self._row(job),
             )
         except errors.UniqueViolation as exc:
@@ -131,7 +138,8 @@ class PostgresJobStore(JobStore):
         changed = self._db.execute(
             "UPDATE jobs SET status = %(status)s, reason = %(reason)s,"
             " updated_at = %(updated_at)s, version = %(version)s, doc = %(doc)s::jsonb,"
-            " doc_exact = %(doc_exact)s WHERE id = %(id)s AND version = %(expected)s",
+            " doc_exact = %(doc_exact)s, wake_at = %(wake_at)s"
+            " WHERE id = %(id)s AND version = %(expected)s",
             {**self._row(job), "expected": expected_version},
         )
         return changed == 1
@@ -180,6 +188,9 @@ class PostgresJobStore(JobStore):
         if query.updated_before:
             clauses.append("updated_at < %s")
             params.append(query.updated_before)
+        if query.wake_before:
+            clauses.append("wake_at <= %s")
+            params.append(query.wake_before)
         return clauses, params
 
     def page_sql(
