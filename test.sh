@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 scripts/system-packages.sh test
 scripts/postgres-up.sh  # the stores' contract suites run against it too
-scripts/python-env.sh embedding,postgres,dev
+scripts/python-env.sh embedding,postgres,redaction,dev
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 

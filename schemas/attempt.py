@@ -79,6 +79,10 @@ class Attempt(BaseModel):
     # An agreement sample (same prompt, warmer): not a correction attempt, but its tokens
     # count against the job's budget like any other call.
     sample: bool = False
+    # The model route the call took (SLUICE_LLM_ROUTES; "default" when none matched).
+    route: str = ""
+    # Answered from the LLM response cache: no call was made, no token charged.
+    cached: bool = False
 
     @model_validator(mode="before")
     @classmethod

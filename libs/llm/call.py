@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 import openai
@@ -71,6 +72,15 @@ class LLMRejected(DeadLetter):
         super().__init__(DeadReason.NON_RETRYABLE, f"{endpoint.base_url}: HTTP {status}: {message}")
         self.endpoint = endpoint
         self.status = status
+
+
+class MessageRedactor(Protocol):
+    """Replaces personal data in outgoing messages by placeholders (:mod:`libs.redaction`).
+
+    Applied by the call itself, before the hooks, the cache key, the budget estimate and
+    the request: nothing after it sees the real values."""
+
+    def redact_messages(self, messages: list[dict[str, str]]) -> list[dict[str, str]]: ...
 
 
 BeforeCall = Callable[[Settings, ChatCall], None]

@@ -20,6 +20,7 @@ import structlog
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.completion_usage import CompletionUsage
 
+from libs.llm import cache as llm_cache
 from libs.llm import openai_client
 from libs.llm.call import (
     CLIENT_ERRORS,
@@ -48,6 +49,8 @@ class StreamedCompletion:
     completion_tokens: int
     first_token_ms: float | None
     duration_ms: float
+    # Answered from the response cache (one piece, no tokens charged).
+    cached: bool = False
 
 
 class StreamBroken(LLMUnavailable):
@@ -65,8 +68,13 @@ def stream_chat(
     purpose: str = "generation",
     job_id: str | None = None,
     model: str | None = None,
+    route: list[Endpoint] | None = None,
+    cache: bool = False,
 ) -> StreamedCompletion:
     """Stream one answer from the first endpoint that starts one.
+
+    ``route`` replaces the configured endpoints (:mod:`libs.llm.routing`); ``cache`` is as
+    for :func:`libs.llm.chat.chat` (a cached answer arrives as one piece).
 
     Raises :class:`LLMUnavailable` (a ``Retryable``) when every endpoint failed before its
     first token, :class:`StreamBroken` when one failed after it, and
@@ -74,9 +82,23 @@ def stream_chat(
     A waiting ``Retryable`` from the budget or kill switch stops the fallback at once.
     """
     unavailable: LLMUnavailable | None = None
-    for endpoint in endpoints(settings, model):
+    for endpoint in route or endpoints(settings, model):
+        key = None
+        if llm_cache.cacheable(settings, temperature, cache):
+            key = llm_cache.cache_key(
+                endpoint.base_url, endpoint.model, messages, response_format=None,
+                max_tokens=max_tokens, temperature=temperature, stream=True,
+            )
+            hit = llm_cache.lookup(settings, key)
+            if hit is not None:
+                on_token(hit.text)
+                return StreamedCompletion(
+                    endpoint=endpoint, text=hit.text, model=hit.model,
+                    finish_reason=hit.finish_reason, prompt_tokens=0, completion_tokens=0,
+                    first_token_ms=0.0, duration_ms=0.0, cached=True,
+                )
         try:
-            return _stream_from(
+            completion = _stream_from(
                 settings, endpoint, messages, on_token, max_tokens=max_tokens,
                 temperature=temperature, purpose=purpose, job_id=job_id,
             )
@@ -86,6 +108,15 @@ def stream_chat(
             log.warning("llm unavailable before the first token", endpoint=endpoint.base_url,
                         error=str(exc))
             unavailable = exc
+            continue
+        if key is not None:
+            llm_cache.store(settings, key, llm_cache.CachedAnswer(
+                model=completion.model, text=completion.text,
+                finish_reason=completion.finish_reason,
+                prompt_tokens=completion.prompt_tokens or 0,
+                completion_tokens=completion.completion_tokens,
+            ))
+        return completion
     assert unavailable is not None  # endpoints() always names at least one
     raise unavailable
 

@@ -1,4 +1,6 @@
-"""``GET /v1/stats/extraction``: how well extraction works, per schema, model and mode.
+"""``GET /v1/stats/extraction``: how well extraction works, per schema, model and mode,
+and per model route (``SLUICE_LLM_ROUTES``: which calls took which route, what they cost,
+how many the response cache answered).
 
 Computed from the attempt ledgers of recent ``extract`` jobs (the newest ``limit``, at most
 10,000, read a page at a time and never held all at once), so the figures count every
@@ -54,10 +56,61 @@ class ExtractionGroup(BaseModel):
     top_error_signatures: list[SignatureCount]
 
 
+class RouteGroup(BaseModel):
+    """Every call that took one route: attempts and agreement samples alike."""
+
+    route: str
+    calls: int
+    valid: int
+    valid_rate: float | None
+    cached: int
+    tokens: int
+    models: list[str]
+
+
 class ExtractionStats(BaseModel):
     jobs_considered: int
     since: datetime | None
     groups: list[ExtractionGroup]
+    routes: list[RouteGroup] = []
+
+
+@dataclass
+class _RouteTally:
+    calls: int = 0
+    valid: int = 0
+    cached: int = 0
+    tokens: int = 0
+    models: set[str] = field(default_factory=set)
+
+    def group(self, route: str) -> RouteGroup:
+        return RouteGroup(
+            route=route, calls=self.calls, valid=self.valid,
+            valid_rate=_ratio(self.valid, self.calls), cached=self.cached, tokens=self.tokens,
+            models=sorted(self.models),
+        )
+
+
+class RouteTallies:
+    """Per route, from every attempt on the ledgers (rows from before routes: ``default``),
+    folded job by job."""
+
+    def __init__(self) -> None:
+        self._tallies: dict[str, _RouteTally] = {}
+
+    def add(self, job: Job) -> Job:
+        for attempt in job.attempts:
+            tally = self._tallies.setdefault(attempt.route or "default", _RouteTally())
+            tally.calls += 1
+            tally.valid += attempt.outcome is AttemptOutcome.VALID
+            tally.cached += attempt.cached
+            tally.tokens += attempt.tokens
+            if attempt.model:
+                tally.models.add(attempt.model)
+        return job
+
+    def groups(self) -> list[RouteGroup]:
+        return [self._tallies[name].group(name) for name in sorted(self._tallies)]
 
 
 @dataclass
@@ -146,7 +199,8 @@ def get_extraction_stats(
     top: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> ExtractionStats:
     """First-pass valid rate, success by attempt, tokens per accepted record, DLQ rate and
-    top error signatures for the newest ``limit`` extract jobs (created after ``since``)."""
+    top error signatures for the newest ``limit`` extract jobs (created after ``since``),
+    and per model route: calls, valid answers, cached answers, tokens and models."""
     query = JobQuery(kind=EXTRACT_KIND, created_after=since, tenant=tenant_filter(caller))
     considered = 0
 
@@ -162,5 +216,8 @@ def get_extraction_stats(
                 return
             cursor = page.next_cursor
 
-    groups = extraction_stats(newest(), top=top)
-    return ExtractionStats(jobs_considered=considered, since=since, groups=groups)
+    routes = RouteTallies()
+    groups = extraction_stats(map(routes.add, newest()), top=top)
+    return ExtractionStats(
+        jobs_considered=considered, since=since, groups=groups, routes=routes.groups()
+    )

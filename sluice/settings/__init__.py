@@ -25,6 +25,7 @@ from sluice.settings.crawl import CrawlSettings
 from sluice.settings.dashboard import DashboardSettings
 from sluice.settings.email import EmailSettings, MailboxSettings
 from sluice.settings.extraction import ExtractionSettings
+from sluice.settings.gateway import GatewaySettings
 from sluice.settings.lifecycle import LifecycleSettings
 from sluice.settings.llm import LLMSettings, StructuredMode
 from sluice.settings.retention import RetentionSettings
@@ -44,6 +45,7 @@ class Settings(
     EmailSettings,
     SinkSettings,
     ExtractionSettings,
+    GatewaySettings,
     LLMSettings,
     ApiSettings,
     LifecycleSettings,

@@ -12,7 +12,9 @@ from typing import Any
 import structlog
 
 from libs.extraction.output import bounded_raw_output
-from libs.llm.chat import ChatResult, LLMRejected, LLMUnavailable, chat, endpoints
+from libs.llm.call import MessageRedactor
+from libs.llm.chat import ChatResult, LLMRejected, LLMUnavailable, chat
+from libs.llm.routing import Route
 from schemas.attempt import Attempt
 from schemas.job import DeadReason
 from schemas.registry import SchemaEntry
@@ -30,11 +32,15 @@ def ledger_entry(
     messages: list[Message],
     max_tokens: int,
     temperature: float,
+    route: Route,
     **judged: Any,
 ) -> Attempt:
-    """The ledger's record of one call: what was asked, what came back, what it cost."""
+    """The ledger's record of one call: what was asked, what came back (as the model wrote
+    it: with redaction on, placeholders and all), what it cost, and the route it took."""
     return Attempt(
         number=number,
+        route=route.name,
+        cached=result.cached,
         endpoint=result.endpoint.base_url,
         model=result.model,
         mode=mode.value,
@@ -58,11 +64,15 @@ def call_model(
     messages: list[Message],
     max_tokens: int,
     temperature: float,
-    model: str | None,
+    route: Route,
+    *,
+    cache: bool = False,
+    redaction: MessageRedactor | None = None,
 ) -> tuple[ChatResult, StructuredMode]:
-    """One call, on the first endpoint that answers; all down -> :class:`Retryable`."""
+    """One call, on the first of the route's endpoints that answers; all down ->
+    :class:`Retryable`. ``cache`` and ``redaction`` go to :func:`libs.llm.chat.chat`."""
     unavailable: LLMUnavailable | None = None
-    for endpoint in endpoints(context.settings, model):
+    for endpoint in route.endpoints:
         try:
             mode = endpoint_mode(context.settings, endpoint)
             result = chat(
@@ -70,6 +80,7 @@ def call_model(
                 max_tokens=max_tokens, temperature=temperature,
                 response_format=response_format(mode, entry.name, schema),
                 purpose="extraction", job_id=context.job.id,
+                cache=cache, redaction=redaction,
             )
             return result, mode
         except LLMUnavailable as exc:

@@ -43,6 +43,7 @@ from workers.extraction.budget import (
 )
 from workers.extraction.correction import correction_messages
 from workers.extraction.decoding_schema import decoding_schema, with_enums_rotated
+from workers.extraction.gateway import JobGateway
 from workers.extraction.email_source import (
     SourceDocument,
     UnreadableEmail,
@@ -91,13 +92,16 @@ def extract(context: JobContext) -> dict[str, Any]:
         return (fold_system(messages) if fold else messages), asked
 
     first, asked = prompt()
+    gateway = JobGateway.for_job(
+        context, entry, len((gate.document(document) if gate else document).text), request.model
+    )
     budget = Budget.for_job(context.settings, request.budget)
     last = _last_attempt(attempts)
     if last is not None and last.outcome is AttemptOutcome.VALID and last.record:
         # Resumed after the record was found: sample (verified mode) or deliver, nothing more.
         if gate is None:
             return _accept(context, entry, last.record, noted=False)
-        return _agree(context, entry, gate, attempts, prompt, budget, request.model)
+        return _agree(context, entry, gate, attempts, prompt, budget, gateway)
 
     # Verified mode: the gate checks the source, the schema only what holds anywhere.
     validation_context = (
@@ -122,16 +126,19 @@ def extract(context: JobContext) -> dict[str, Any]:
             else context.settings.extract_retry_temperature
         )
         number = len(attempts) + 1
+        route = gateway.route(number)
         with context.step("llm_extraction", attempt=number) as step:
             result, mode = call_model(
-                context, entry, asked, messages, max_tokens, temperature, request.model
+                context, entry, asked, messages, max_tokens, temperature, route,
+                cache=gateway.may_cache(correction=last is not None),
+                redaction=gateway.redactor,
             )
             step.update(
-                model=result.model, mode=mode.value,
+                model=result.model, mode=mode.value, route=route.name, cached=result.cached,
                 prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
             )
         verdict = judge(
-            entry.model, result.text, result.finish_reason, validation_context,
+            entry.model, gateway.restored(result), result.finish_reason, validation_context,
             envelope=gate is not None,
         )
         outcome, errors, record = verdict.outcome, verdict.errors, verdict.record
@@ -142,7 +149,7 @@ def extract(context: JobContext) -> dict[str, Any]:
             else:
                 record = gate.spelled(record, checks)
         attempt = ledger_entry(
-            number, result, mode, messages, max_tokens, temperature,
+            number, result, mode, messages, max_tokens, temperature, route,
             outcome=outcome, parse_error=verdict.parse_error, errors=errors, record=record,
             evidence=verdict.evidence,
         )
@@ -156,7 +163,7 @@ def extract(context: JobContext) -> dict[str, Any]:
         if outcome is AttemptOutcome.VALID and record is not None:
             if gate is None:
                 return _accept(context, entry, record, noted=True)
-            return _agree(context, entry, gate, attempts, prompt, budget, request.model)
+            return _agree(context, entry, gate, attempts, prompt, budget, gateway)
         observe_validation_failure(
             entry.name,
             error_signature(e.model_dump() for e in errors) or f"$:{outcome}",
@@ -178,7 +185,7 @@ def _agree(
     attempts: list[Attempt],
     prompt: Callable[[int], tuple[list[Message], dict[str, Any]]],
     budget: Budget,
-    model: str | None,
+    gateway: JobGateway,
 ) -> dict[str, Any]:
     """Draw the agreement samples the record still needs, then accept it or refuse it.
 
@@ -199,15 +206,20 @@ def _agree(
             raise _refused(str(exc), verdict, entry, reason=exc.reason) from None
         number = len(attempts) + 1
         messages, asked = prompt(len(samples) + 1)
+        # A sample asks what the chosen attempt asked: the same route.
+        route = gateway.route(chosen.number)
         with context.step("llm_sample", attempt=number) as step:
             result, mode = call_model(
-                context, entry, asked, messages, chosen.max_tokens, temperature, model
+                context, entry, asked, messages, chosen.max_tokens, temperature, route,
+                redaction=gateway.redactor,
             )
-            step.update(prompt_tokens=result.prompt_tokens,
+            step.update(prompt_tokens=result.prompt_tokens, route=route.name,
                         completion_tokens=result.completion_tokens)
-        judged = judge(entry.model, result.text, result.finish_reason, {}, envelope=True)
+        judged = judge(
+            entry.model, gateway.restored(result), result.finish_reason, {}, envelope=True
+        )
         sample = ledger_entry(
-            number, result, mode, messages, chosen.max_tokens, temperature,
+            number, result, mode, messages, chosen.max_tokens, temperature, route,
             outcome=judged.outcome, parse_error=judged.parse_error, errors=judged.errors,
             record=judged.record, evidence=judged.evidence, sample=True,
         )
