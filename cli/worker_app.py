@@ -13,12 +13,15 @@ from typing import Any
 from celery.signals import worker_ready
 
 from cli.kinds import load_kinds, not_consumed
+from libs.redaction import preload as preload_redaction
 from sluice.celery_app import create_celery_app
 from sluice.settings import get_settings
 
 settings = get_settings()
 kinds = load_kinds(settings)
 app = create_celery_app(settings, kinds)
+# Presidio takes seconds to import: in the pool's parent, never inside a job's time limit.
+preload_redaction(settings)
 
 
 def say_what_is_not_consumed(**_: Any) -> None:

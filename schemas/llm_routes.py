@@ -16,8 +16,9 @@ This module only describes a route; :mod:`libs.llm.routing` picks one for a call
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 DEFAULT_ROUTE = "default"
 RouteName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -38,6 +39,15 @@ class ModelRoute(BaseModel):
     # fallbacks, SLUICE_LLM_MODEL).
     base_url: str | None = None
     model: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{value!r} is not an http(s) URL with a host")
+        return value
 
     def matches(
         self, *, kind: str | None, schema_name: str | None, input_chars: int, attempt: int

@@ -9,6 +9,7 @@ imports Presidio only when a policy applies.
 from __future__ import annotations
 
 import importlib.util
+import logging
 from typing import TYPE_CHECKING
 
 from schemas.redaction import PIIEntity
@@ -46,3 +47,24 @@ def redactor_for(
     from libs.redaction.redactor import Redactor
 
     return Redactor(entities)
+
+
+def preload(settings: Settings) -> None:
+    """Import Presidio and build the recognizers the policies name, before any job runs.
+
+    Importing Presidio imports spaCy, and spaCy's thinc imports torch when it is installed:
+    seconds to tens of seconds that must not fall inside a job's time limit. A worker
+    without the extra says so once; its jobs with a policy then go to the dead letters.
+    """
+    entities = frozenset(entity for types in settings.redaction.values() for entity in types)
+    if not entities:
+        return
+    if importlib.util.find_spec("presidio_analyzer") is None:
+        logging.getLogger("sluice.worker").warning(
+            "SLUICE_REDACTION is set but presidio-analyzer is not installed: jobs it covers "
+            "will be dead-lettered; %s", INSTALL_HINT,
+        )
+        return
+    from libs.redaction.detectors import warm
+
+    warm(entities)

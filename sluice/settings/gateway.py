@@ -60,7 +60,10 @@ class GatewaySettings(BaseModel):
             return value
         if not value.strip():
             return [] if info.field_name == "llm_routes" else {}
-        return json.loads(value)
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON: {exc}") from None
 
     @field_validator("llm_routes")
     @classmethod

@@ -43,13 +43,13 @@ from workers.extraction.budget import (
 )
 from workers.extraction.correction import correction_messages
 from workers.extraction.decoding_schema import decoding_schema, with_enums_rotated
-from workers.extraction.gateway import JobGateway
 from workers.extraction.email_source import (
     SourceDocument,
     UnreadableEmail,
     from_email,
     from_text,
 )
+from workers.extraction.gateway import JobGateway
 from workers.extraction.grounding import grounding_context
 from workers.extraction.model_call import call_model, ledger_entry
 from workers.extraction.prompts import (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from libs.llm.routing import route_for
 from libs.llm.stream import stream_chat
 from libs.llm.token_stream import TokenStreamWriter
 from schemas.inputs.retrieval import AskInput
@@ -36,14 +37,16 @@ def ask(context: JobContext) -> dict[str, Any]:
         with context.step("prompt", version=PROMPT_VERSION) as attrs:
             messages = render(question, hits)
             attrs["chars"] = sum(len(message["content"]) for message in messages)
-        with context.step("llm_generation", model=settings.llm_model) as attrs:
+        route = route_for(settings, kind="ask", input_chars=attrs["chars"])
+        with context.step("llm_generation", model=settings.llm_model, route=route.name) as attrs:
             completion = stream_chat(
                 settings, messages, lambda token: stream.append("token", {"text": token}),
                 max_tokens=settings.ask_max_tokens, temperature=settings.ask_temperature,
-                purpose="generation", job_id=job.id,
+                purpose="generation", job_id=job.id, route=route.endpoints, cache=True,
             )
             attrs.update(
                 model=completion.model,
+                cached=completion.cached,
                 prompt_tokens=completion.prompt_tokens,
                 completion_tokens=completion.completion_tokens,
                 first_token_ms=completion.first_token_ms,

@@ -30,7 +30,7 @@ def llm() -> Iterator[ScriptedLLM]:
 
 def cache_settings(sluice_env: SluiceEnv, llm: ScriptedLLM, **overrides: object) -> Settings:
     env = make_env(sluice_env.tmp / "cache", str(sluice_env.settings.broker_url),
-                   llm_base_url=llm.url, llm_cache=True, **overrides)
+                   **{"llm_base_url": llm.url, "llm_cache": True, **overrides})
     env.store.close()
     return env.settings
 
