@@ -27,6 +27,7 @@ from libs.llm.call import (
     ChatCall,
     Endpoint,
     LLMUnavailable,
+    MessageRedactor,
     before_call,
     endpoints,
     fault,
@@ -70,17 +71,21 @@ def stream_chat(
     model: str | None = None,
     route: list[Endpoint] | None = None,
     cache: bool = False,
+    redaction: MessageRedactor | None = None,
 ) -> StreamedCompletion:
     """Stream one answer from the first endpoint that starts one.
 
-    ``route`` replaces the configured endpoints (:mod:`libs.llm.routing`); ``cache`` is as
-    for :func:`libs.llm.chat.chat` (a cached answer arrives as one piece).
+    ``route`` replaces the configured endpoints (:mod:`libs.llm.routing`); ``cache`` and
+    ``redaction`` are as for :func:`libs.llm.chat.chat` (a cached answer arrives as one
+    piece; tokens arrive as the model wrote them: a caller restores values in its sink).
 
     Raises :class:`LLMUnavailable` (a ``Retryable``) when every endpoint failed before its
     first token, :class:`StreamBroken` when one failed after it, and
     :class:`~libs.llm.call.LLMRejected` (a ``DeadLetter``) when one refused the request.
     A waiting ``Retryable`` from the budget or kill switch stops the fallback at once.
     """
+    if redaction is not None:
+        messages = redaction.redact_messages(messages)
     unavailable: LLMUnavailable | None = None
     for endpoint in route or endpoints(settings, model):
         key = None

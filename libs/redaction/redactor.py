@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from libs.redaction.detectors import Finding, find, header_names
@@ -39,6 +40,11 @@ class Redactor:
         self._value_of: dict[str, str] = {}  # placeholder -> real value
         self._numbers: Counter[PIIEntity] = Counter()
         self._names: list[str] = []
+
+    @property
+    def placeholders(self) -> list[str]:
+        """The placeholders handed out so far (never the values)."""
+        return list(self._value_of)
 
     def redact(self, text: str) -> str:
         """``text`` with every value found (now or before) replaced by its placeholder."""
@@ -72,9 +78,48 @@ class Redactor:
             return {key: self.restore_values(value) for key, value in data.items()}
         return data
 
+    def restoring(self, sink: Callable[[str], object]) -> StreamRestorer:
+        """A token sink that passes ``sink`` the streamed answer with the real values."""
+        return StreamRestorer(self, sink)
+
     def holds_real_values(self, text: str) -> bool:
         """Whether any value this redactor replaces occurs in ``text`` (tests, log checks)."""
         return any(value in text for value in self._placeholder_of)
+
+
+class StreamRestorer:
+    """Restores placeholders in a streamed answer, where one may arrive split over tokens.
+
+    Text that could still be the start of a placeholder (``<CA``, ``email-1@red``) is held
+    back until the next token settles it; :meth:`flush` hands on what is left at the end.
+    """
+
+    def __init__(self, redactor: Redactor, sink: Callable[[str], object]) -> None:
+        self._redactor = redactor
+        self._sink = sink
+        self._pending = ""
+
+    def __call__(self, token: str) -> None:
+        text = self._pending + token
+        cut = self._held_from(text)
+        ready, self._pending = text[:cut], text[cut:]
+        if ready:
+            self._sink(self._redactor.restore(ready))
+
+    def flush(self) -> None:
+        if self._pending:
+            self._sink(self._redactor.restore(self._pending))
+            self._pending = ""
+
+    def _held_from(self, text: str) -> int:
+        """Where the earliest tail of ``text`` that begins some placeholder starts."""
+        marks = self._redactor.placeholders
+        longest = max((len(mark) for mark in marks), default=0)
+        for start in range(max(0, len(text) - longest), len(text)):
+            tail = text[start:]
+            if any(mark.startswith(tail) and mark != tail for mark in marks):
+                return start
+        return len(text)
 
 
 def _outermost(findings: list[Finding]) -> list[Finding]:

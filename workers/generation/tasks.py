@@ -7,17 +7,21 @@ also the job's result, for callers that just wait.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from libs.llm.routing import route_for
 from libs.llm.stream import stream_chat
 from libs.llm.token_stream import TokenStreamWriter
+from libs.redaction import RedactionUnavailable, redactor_for
 from schemas.inputs.retrieval import AskInput
-from schemas.job import utcnow
+from schemas.job import DeadReason, utcnow
 from sluice.broker_redis import broker_redis
 from sluice.job_task import DeadLetter, JobContext, Queue, Retryable, job_task
 from workers.generation.prompt import PROMPT_VERSION, render, source_list
 from workers.retrieval import retrieve
+
+if TYPE_CHECKING:  # Presidio is imported only where a policy applies
+    from libs.redaction.redactor import Redactor
 
 
 @job_task("ask", queue=Queue.GPU, input_model=AskInput)
@@ -38,12 +42,23 @@ def ask(context: JobContext) -> dict[str, Any]:
             messages = render(question, hits)
             attrs["chars"] = sum(len(message["content"]) for message in messages)
         route = route_for(settings, kind="ask", input_chars=attrs["chars"])
+        redactor = _redactor(context)
+
+        def on_token(token: str) -> None:
+            stream.append("token", {"text": token})
+
+        # With redaction the model writes placeholders; the client reads the real values.
+        restorer = redactor.restoring(on_token) if redactor else None
         with context.step("llm_generation", model=settings.llm_model, route=route.name) as attrs:
             completion = stream_chat(
-                settings, messages, lambda token: stream.append("token", {"text": token}),
+                settings, messages, restorer or on_token,
                 max_tokens=settings.ask_max_tokens, temperature=settings.ask_temperature,
                 purpose="generation", job_id=job.id, route=route.endpoints, cache=True,
+                redaction=redactor,
             )
+            if restorer:
+                restorer.flush()
+            answer = redactor.restore(completion.text) if redactor else completion.text
             attrs.update(
                 model=completion.model,
                 cached=completion.cached,
@@ -63,7 +78,7 @@ def ask(context: JobContext) -> dict[str, Any]:
             "finish_reason": completion.finish_reason,
         })
         return {
-            "answer": completion.text,
+            "answer": answer,
             "sources": sources,
             "prompt_version": PROMPT_VERSION,
             "model": completion.model,
@@ -78,3 +93,11 @@ def ask(context: JobContext) -> dict[str, Any]:
     except Exception as exc:
         stream.append("error", {"reason": "non_retryable", "error": f"{type(exc).__name__}: {exc}"})
         raise
+
+
+def _redactor(context: JobContext) -> Redactor | None:
+    """The ``ask`` kind's redactor (SLUICE_REDACTION's ``ask`` policy), or None."""
+    try:
+        return redactor_for(context.settings, schema_name=None, kind="ask")
+    except RedactionUnavailable as exc:
+        raise DeadLetter(DeadReason.NON_RETRYABLE, str(exc)) from None
