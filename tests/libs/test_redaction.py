@@ -16,7 +16,7 @@ from libs.redaction import policy_for, redactor_for
 from libs.redaction.redactor import Redactor
 from schemas.redaction import PIIEntity
 from sluice.settings import Settings, SettingsError, load_settings
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, SluiceEnv
 
 EVERYTHING = frozenset(PIIEntity)
 CASES = [json.loads(line) for line in
