@@ -34,6 +34,14 @@ class ContentType(StrEnum):
     TEXT = "text/plain"
     HTML = "text/html"
     EMAIL = "message/rfc822"
+    # Files: ``content`` holds the raw bytes in base64 (kept for a person when they cannot
+    # be read); the embed job turns them into text, page by page (libs/files).
+    PDF = "application/pdf"
+    DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+    @property
+    def is_file(self) -> bool:
+        return self in (ContentType.PDF, ContentType.DOCX)
 
 
 class Document(BaseModel):

@@ -25,6 +25,7 @@ from sluice.settings.crawl import CrawlSettings
 from sluice.settings.dashboard import DashboardSettings
 from sluice.settings.email import EmailSettings, MailboxSettings
 from sluice.settings.extraction import ExtractionSettings
+from sluice.settings.files import FileSettings
 from sluice.settings.gateway import GatewaySettings
 from sluice.settings.lifecycle import LifecycleSettings
 from sluice.settings.llm import LLMSettings, StructuredMode
@@ -36,6 +37,7 @@ from sluice.settings.sinks import SINK_NAMES, SinkSettings
 # Pydantic lists the fields of the last base first: the sections read bottom to top, so
 # the core options lead the README's table.
 class Settings(
+    FileSettings,
     RetentionSettings,
     DashboardSettings,
     RetrievalSettings,
