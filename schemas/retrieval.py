@@ -21,6 +21,8 @@ class SearchHit(BaseModel):
     chunk_index: int
     text: str
     document_id: str | None = None  # the warehouse id, for GET /v1/documents/{id}
+    page: int | None = None  # the chunk's page in its file (PDF), for "file, page" citations
+    file: str | None = None  # the file's name (an upload, an email attachment)
 
 
 class SearchResults(BaseModel):

@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from libs.documents.warehouse import DocumentNotFound, DocumentStore, get_documents
+from libs.files.reading import UnreadableFile
 from schemas.inputs.documents import DeleteInput, EmbedInput
-from sluice.job_task import JobContext, Queue, job_task
+from schemas.job import DeadReason
+from sluice.job_task import DeadLetter, JobContext, Queue, job_task
 from sluice.settings import Settings
 from workers.embedding.cache import EmbeddingCache
 from workers.embedding.chunking import chunk_budget, chunk_text
-from workers.embedding.cleaning import clean
+from workers.embedding.cleaning import sections
 from workers.embedding.document_lock import document_lock
 from workers.embedding.model import EmbeddingModel, cache_key, get_model, model_loaded
 
@@ -121,15 +123,29 @@ def embed_document(context: JobContext, documents: DocumentStore) -> dict[str, A
                 "deleted": attrs["points"]}
     source, doc_id = document.source, document.doc_id
 
+    filename = document.metadata.get("filename")
     with context.step("cleaning", content_type=document.content_type.value) as attrs:
-        text = clean(document.content, document.content_type)
-        attrs["chars"] = len(text)
+        try:
+            text = sections(document, settings)
+        except UnreadableFile as exc:
+            # The raw file stays in the warehouse for a person; the job says why.
+            named = f"{filename}: " if filename else ""
+            raise DeadLetter(DeadReason.INVALID_INPUT, f"{named}{exc.reason}") from None
+        attrs["chars"] = sum(len(page.text) for page in text.pages)
+        if document.content_type.is_file:
+            attrs.update(pages=len(text.pages), needs_ocr=text.needs_ocr)
     with context.step("chunking") as attrs:
         budget = chunk_budget(model.max_tokens, settings.embedding_chunk_tokens)
-        chunks = chunk_text(
-            text, model.tokenizer, max_tokens=budget,
-            overlap=settings.embedding_chunk_overlap_tokens,
-        )
+        # Chunked page by page: a chunk never spans two pages, so a hit names its page.
+        chunks: list[str] = []
+        pages: list[int | None] = []
+        for page in text.pages:
+            for chunk in chunk_text(
+                page.text, model.tokenizer, max_tokens=budget,
+                overlap=settings.embedding_chunk_overlap_tokens,
+            ):
+                chunks.append(chunk)
+                pages.append(page.number)
         attrs.update(chunks=len(chunks), max_tokens=budget)
     hashes = [text_hash(chunk) for chunk in chunks]
     # A live write reaches every collection of the family: one a re-embed is filling (or
@@ -162,6 +178,7 @@ def embed_document(context: JobContext, documents: DocumentStore) -> dict[str, A
                     document_id=document.id, source=source, doc_id=doc_id, chunk_index=i,
                     text=chunks[i], content_hash=hashes[i], model=model.name,
                     vector=vectors[cache_key(model.name, chunks[i])], tenant=document.tenant,
+                    page=pages[i], file=filename if isinstance(filename, str) else None,
                 )
                 for i in todo[name]
             ]
@@ -191,6 +208,7 @@ def embed_document(context: JobContext, documents: DocumentStore) -> dict[str, A
         "embedded": computed,
         "upserted": upserted,
         "deleted": deleted,
+        **({"needs_ocr": True} if text.needs_ocr else {}),
     }
 
 

@@ -62,6 +62,9 @@ class ChunkPoint:
     vector: np.ndarray
     # The document's tenant: a search only ever sees its own tenant's chunks.
     tenant: str = DEFAULT_TENANT
+    # Where the chunk stands in a file: its page (PDF) and the file's name, for citations.
+    page: int | None = None
+    file: str | None = None
 
     @property
     def id(self) -> str:
@@ -77,11 +80,13 @@ class Hit:
     text: str
     # The warehouse id, for GET /v1/documents/{id}.
     document_id: str | None = None
+    page: int | None = None
+    file: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"score": self.score, "doc_id": self.doc_id, "source": self.source,
                 "chunk_index": self.chunk_index, "text": self.text,
-                "document_id": self.document_id}
+                "document_id": self.document_id, "page": self.page, "file": self.file}
 
 
 def _match(key: str, value: str) -> qm.FieldCondition:
@@ -293,6 +298,7 @@ class VectorIndex:
                         "chunk_index": point.chunk_index, "text": point.text,
                         "content_hash": point.content_hash, "model": point.model,
                         "document_id": point.document_id, "tenant": point.tenant,
+                        "page": point.page, "file": point.file,
                     },
                 )
                 for point in batch
@@ -379,6 +385,7 @@ class VectorIndex:
                 score=float(point.score), doc_id=str(payload.get("doc_id")),
                 source=str(payload.get("source")), chunk_index=int(payload.get("chunk_index", 0)),
                 text=str(payload.get("text", "")), document_id=payload.get("document_id"),
+                page=payload.get("page"), file=payload.get("file"),
             ))
         return hits
 
