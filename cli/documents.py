@@ -4,32 +4,78 @@ answers from the command line, through the API (the CLI never opens Qdrant itsel
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 app = typer.Typer(help="Documents in the warehouse: post, show, delete.", no_args_is_help=True)
 console = Console()
-CONTENT_TYPES = {".html": "text/html", ".htm": "text/html", ".eml": "message/rfc822"}
 
 
 @app.command()
 def put(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Text, HTML, .eml.")],
-    source: Annotated[str, typer.Option(help="Where the document comes from.")] = "cli",
-    doc_id: Annotated[str | None, typer.Option(help="Default: the file name.")] = None,
+    paths: Annotated[list[Path], typer.Argument(
+        exists=True, dir_okay=False, help="Files: PDF, DOCX, text, HTML, .eml.")],
+    source: Annotated[str, typer.Option(help="Where the documents come from.")] = "cli",
+    doc_id: Annotated[str | None, typer.Option(
+        help="Default: the file name. Only with one file.")] = None,
 ) -> None:
-    """Post a file; embedding is queued when its content is new or changed."""
+    """Post files; embedding is queued for each whose content is new or changed.
+
+    An .eml goes as an email; any other file is uploaded as it is and the API reads its type
+    from its bytes (PDF, DOCX, UTF-8 text). Several files show a progress bar and a line per
+    file; the command fails if any file was refused.
+    """
     from cli.client import api_client, as_json, reported
     from cli.main import _settings_or_exit
 
-    with api_client(_settings_or_exit()) as client, reported():
-        written = client.put_document(
-            source, path.read_text(errors="replace"), doc_id=doc_id or path.name,
-            content_type=CONTENT_TYPES.get(path.suffix.lower(), "text/plain"),
-        )
-        console.print_json(data=as_json(written))
+    if doc_id is not None and len(paths) > 1:
+        raise typer.BadParameter("--doc-id names one document; give one file with it")
+    with api_client(_settings_or_exit()) as client:
+        if len(paths) == 1:
+            with reported():
+                console.print_json(data=as_json(_put_one(client, paths[0], source, doc_id)))
+            return
+        refused = _put_many(client, paths, source)
+    if refused:
+        raise typer.Exit(1)
+
+
+def _put_one(client: Any, path: Path, source: str, doc_id: str | None) -> Any:
+    if path.suffix.lower() == ".eml":
+        return client.put_document(source, path.read_text(errors="replace"),
+                                   doc_id=doc_id or path.name, content_type="message/rfc822")
+    return client.upload_document(source, path.name, path.read_bytes(),
+                                  doc_id=doc_id or path.name)
+
+
+def _put_many(client: Any, paths: list[Path], source: str) -> int:
+    """Upload each file under a progress bar (by bytes); returns how many were refused."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from cli.client import _problem_line
+    from sluice.client import SluiceError
+
+    refused = 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  console=console) as progress:
+        task = progress.add_task("uploading", total=sum(p.stat().st_size for p in paths))
+        for path in paths:
+            progress.update(task, description=path.name)
+            try:
+                written = _put_one(client, path, source, None)
+            except SluiceError as exc:
+                refused += 1
+                progress.console.print(f"[red]refused[/red] {path}: {_problem_line(exc)}",
+                                       markup=True, highlight=False)
+            else:
+                state = "stored" if written.changed else "unchanged"
+                progress.console.print(f"{state} {path} -> {written.document.id}")
+            progress.advance(task, path.stat().st_size)
+    console.print(f"{len(paths) - refused} of {len(paths)} files stored"
+                  + (f", {refused} refused" if refused else ""))
+    return refused
 
 
 @app.command()

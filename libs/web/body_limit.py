@@ -3,6 +3,9 @@
 A declared Content-Length over the limit is refused at once. Otherwise the body (chunked
 or not) is read here, never more than the limit plus one chunk, and replayed to the app:
 an oversized body is refused while it streams, and the app never parses half of one.
+
+``uploads`` names paths whose ``multipart/form-data`` bodies may be larger (a file upload
+has its own limit, checked again by the route, which says which file was too big).
 """
 
 from __future__ import annotations
@@ -13,17 +16,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, uploads: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads or {}
+
+    def _limit(self, scope: Scope) -> int:
+        headers = dict(scope["headers"])
+        multipart = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        if multipart and scope["path"] in self.uploads:
+            return max(self.max_bytes, self.uploads[scope["path"]])
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -33,8 +47,8 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -50,11 +64,11 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         # RFC 9457 problem details, the shape of every error the API answers.
         body = json.dumps({
             "type": "about:blank", "title": "Content Too Large", "status": 413,
-            "detail": f"request body is larger than {self.max_bytes} bytes",
+            "detail": f"request body is larger than {limit} bytes",
         }).encode()
         await send(
             {

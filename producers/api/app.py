@@ -27,6 +27,7 @@ from producers.api import (
     metrics,
     search,
     traces,
+    uploads,
 )
 from producers.api.admin import Eraser
 from producers.api.log_context import LogContext
@@ -90,6 +91,9 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(admin.router, responses=errors(*AUTHENTICATED, 400, 413))
     app.include_router(batches.router, responses=errors(*AUTHENTICATED, 400, 404))
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    documents.install_openapi_bodies(app)
+    # A file upload may be larger than a JSON body; the route checks the file itself.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, uploads={
+        "/v1/documents": settings.files_max_bytes + uploads.FORM_OVERHEAD_BYTES})
     app.add_middleware(LogContext)
     return app

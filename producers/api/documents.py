@@ -1,4 +1,7 @@
-"""The document warehouse over HTTP: post text, HTML or an email; read it; delete it.
+"""The document warehouse over HTTP: post text, HTML, an email or a file; read it; delete it.
+
+A post is a JSON body, or ``multipart/form-data`` with a file (PDF, DOCX, text; see
+:mod:`producers.api.uploads`): ``sluice docs put FILE...`` sends those.
 
 A post that changes a document's content queues an ``embed`` job; an unchanged re-post
 queues nothing. A delete queues a ``delete`` job for its vectors. ``chunk_count`` shows
@@ -9,11 +12,13 @@ it; another tenant's document is a 404 to read, replace or delete.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from libs.documents.warehouse import (
@@ -29,6 +34,8 @@ from libs.documents.warehouse import (
 from producers.api.auth import DocumentWriter, Reader, owned
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.rate_limit import SubmissionAllowed
+from producers.api.responses import errors
+from producers.api.uploads import DocumentUpload, is_upload, read_upload, validated
 from schemas.bounded_json import BoundedObject
 from sluice.settings import Settings
 
@@ -55,6 +62,18 @@ class DocumentRequest(BaseModel):
     content: str = Field(min_length=1)
     content_type: ContentType = ContentType.TEXT
     metadata: BoundedObject = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _file_content_is_base64(self) -> DocumentRequest:
+        if self.content_type.is_file:
+            try:
+                base64.b64decode(self.content, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(
+                    f"the content of a {self.content_type.value} document is its bytes in "
+                    "base64 (or upload the file as multipart/form-data)"
+                ) from None
+        return self
 
 
 class DocumentView(BaseModel):
@@ -88,11 +107,21 @@ class DocumentWritten(BaseModel):
     embed_job_id: str | None = Field(description="The embed job queued by this write, if any.")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DocumentWritten,
-             responses={200: {"model": DocumentWritten,
-                              "description": "The same content again: nothing changed."}})
+_BODIES: dict[str, type[BaseModel]] = {
+    "application/json": DocumentRequest, "multipart/form-data": DocumentUpload,
+}
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=DocumentWritten,
+    responses={200: {"model": DocumentWritten,
+                     "description": "The same content again: nothing changed."},
+               **errors(415)},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        media: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+        for media, model in _BODIES.items()}}},
+)
 async def post_document(
-    body: DocumentRequest,
     request: Request,
     response: Response,
     caller: DocumentWriter,
@@ -102,7 +131,14 @@ async def post_document(
     settings: SettingsDep,
 ) -> DocumentWritten:
     """Store a document; 201 when its content is new or changed (embedding queued), 200
-    when it was already stored as is."""
+    when it was already stored as is. A JSON body, or a file as ``multipart/form-data``
+    (fields ``file``, ``source``, ``doc_id``, ``metadata``): its type is sniffed from its
+    bytes (415 when not PDF, DOCX or UTF-8 text), its size checked against
+    ``SLUICE_FILES_MAX_BYTES`` (413)."""
+    if is_upload(request):
+        body = validated(DocumentRequest, await read_upload(request, settings))
+    else:
+        body = validated(DocumentRequest, await request.body())
     documents = documents_of(request)
 
     def write() -> tuple[Document, bool]:
@@ -164,3 +200,22 @@ async def remove_document(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no document {document_id}")
     # None in change-stream mode: `sluice cdc` queues the delete from the stream.
     return {"document_id": document_id, "delete_job_id": job.id if job else None}
+
+
+def install_openapi_bodies(app: Any) -> None:
+    """Put the two request bodies of ``POST /v1/documents`` into the OpenAPI's components
+    (the route declares them by reference: it reads its body itself, by content type)."""
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build_openapi()
+            components = spec.setdefault("components", {}).setdefault("schemas", {})
+            for model in _BODIES.values():
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components[model.__name__] = body
+        schema: dict[str, Any] = app.openapi_schema or build_openapi()
+        return schema
+
+    app.openapi = openapi

@@ -49,7 +49,9 @@ _MEANING = {
     403: "The key is unknown, or lacks the scope this route needs.",
     404: "No such object in the caller's tenant.",
     409: "The object changed or is in a state that refuses this action.",
-    413: "The request body is larger than SLUICE_MAX_REQUEST_BYTES.",
+    413: "The request body is larger than SLUICE_MAX_REQUEST_BYTES (an uploaded file: "
+         "SLUICE_FILES_MAX_BYTES).",
+    415: "An uploaded file that is not a PDF, a DOCX, or UTF-8 text.",
     422: "The request does not validate; field errors in `errors`.",
     429: "Over the key's submission rate or open-stream cap; see Retry-After.",
     501: "This API process was built without the part the route needs (erasure: run it "

@@ -74,7 +74,7 @@ class AsyncSluiceClient:
     async def _send(self, call: Call, timeout: float | None = None) -> Any:
         options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         response = await self._http.request(
-            call.method, call.path, params=call.params, json=call.body, **options
+            call.method, call.path, params=call.params, **call.content(), **options
         )
         if response.is_error:
             raise error_for(response, call.not_found)
@@ -251,6 +251,15 @@ class AsyncSluiceClient:
         content_type: str = "text/plain", metadata: dict[str, Any] | None = None,
     ) -> DocumentWritten:
         call = calls.put_document(source, content, doc_id, content_type, metadata)
+        return DocumentWritten.model_validate(await self._send(call))
+
+    async def upload_document(
+        self, source: str, filename: str, data: bytes, *, doc_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> DocumentWritten:
+        """Upload a file (PDF, DOCX, text) as ``multipart/form-data``; the API sniffs its
+        type from its bytes (415 when unreadable) and checks its size (413)."""
+        call = calls.upload_document(source, filename, data, doc_id, metadata)
         return DocumentWritten.model_validate(await self._send(call))
 
     async def get_document(self, document_id: str) -> DocumentView:

@@ -51,6 +51,15 @@ class Call:
     params: dict[str, Any] | None = None
     body: Any = None
     not_found: type[NotFound] = NotFound
+    # A multipart upload instead of a JSON body: form fields and {"file": (name, bytes)}.
+    form: dict[str, str] | None = None
+    files: dict[str, tuple[str, bytes]] | None = None
+
+    def content(self) -> dict[str, Any]:
+        """httpx's body arguments for this call."""
+        if self.files is not None:
+            return {"data": self.form or {}, "files": self.files}
+        return {"json": self.body}
 
 
 def _present(**values: Any) -> dict[str, Any]:
@@ -132,6 +141,15 @@ def put_document(
     body = _present(source=source, content=content, doc_id=doc_id, content_type=content_type,
                     metadata=metadata)
     return Call("POST", "/v1/documents", body=body)
+
+
+def upload_document(
+    source: str, filename: str, data: bytes, doc_id: str | None,
+    metadata: dict[str, Any] | None,
+) -> Call:
+    form = _present(source=source, doc_id=doc_id,
+                    metadata=json.dumps(metadata) if metadata else None)
+    return Call("POST", "/v1/documents", form=form, files={"file": (filename, data)})
 
 
 def get_document(document_id: str) -> Call:
