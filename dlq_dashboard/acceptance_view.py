@@ -31,7 +31,8 @@ from schemas.acceptance import AcceptanceVerdict, Check, Region, RegionKind
 # Where regions overlap, the more suspicious kind is the one shown.
 _PRIORITY = {
     RegionKind.SUSPECT: 5, RegionKind.QUOTED: 4, RegionKind.FORWARDED: 4,
-    RegionKind.SIGNATURE: 3, RegionKind.HEADER: 2, RegionKind.AUTHOR: 1,
+    RegionKind.SIGNATURE: 3, RegionKind.ATTACHMENT: 3, RegionKind.HEADER: 2,
+    RegionKind.AUTHOR: 1,
 }
 REGION_TITLES = {
     RegionKind.HEADER: "header",
@@ -40,6 +41,7 @@ REGION_TITLES = {
     RegionKind.FORWARDED: "forwarded message: not the author's words",
     RegionKind.SUSPECT: "suspect: text addressed to a model",
     RegionKind.SIGNATURE: "signature",
+    RegionKind.ATTACHMENT: "an attached file: allowed only where the schema says so",
 }
 
 

@@ -14,6 +14,7 @@ Text is escaped into a ``<pre>``. Jinja escapes the whole document once more int
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ class SourceView:
     date: str | None
     url: str | None
     document: str  # a whole HTML document for srcdoc, already sanitized
+    # The message's attached files: filename, content_type, document_id, text or error.
+    attachments: tuple[dict[str, Any], ...] = ()
 
 
 def _drop_fetching_sources(element: str, attribute: str, value: str) -> str | None:
@@ -89,6 +92,24 @@ def _first(values: dict[str, Any], keys: tuple[str, ...]) -> str | None:
 
 
 def source_view(job: Job) -> SourceView:
+    view = _source_view(job)
+    return dataclasses.replace(view, attachments=attachments_of(job))
+
+
+def attachments_of(job: Job) -> tuple[dict[str, Any], ...]:
+    """What the job says of the message's attachments: the producer's reading of each
+    (``input.attachments``), else a raw message's attachment list (names, no text)."""
+    listed = job.input.get("attachments")
+    if isinstance(listed, list):
+        return tuple(item for item in listed if isinstance(item, dict) and item.get("filename"))
+    raw_email = _first(job.input, RAW_EMAIL_KEYS)
+    if raw_email is None:
+        return ()
+    return tuple({"filename": item.filename or "(unnamed)", "content_type": item.content_type}
+                 for item in read_email(raw_email).attachments)
+
+
+def _source_view(job: Job) -> SourceView:
     data = job.input
     raw_email = _first(data, RAW_EMAIL_KEYS)
     if raw_email is not None:

@@ -21,6 +21,9 @@ class RegionKind(StrEnum):
     FORWARDED = "forwarded"  # a forwarded message
     SUSPECT = "suspect"  # text addressed to a model: role markers, injections, output-shaped JSON
     SIGNATURE = "signature"  # after a `-- ` delimiter or a mobile sign-off
+    # The text of a file attached to the message (PDF, DOCX, text), after its body. Not a
+    # default region of any field: a schema that trusts attachments says so per field.
+    ATTACHMENT = "attachment"
 
 
 FieldKind = Literal["string", "id", "email", "date", "number", "enum", "free_text"]

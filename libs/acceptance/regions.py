@@ -18,7 +18,7 @@ with no nested quantifiers, so splitting is linear in the length of the source.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -155,10 +155,20 @@ class SourceView:
         *,
         headers: Mapping[str, object] | None = None,
         kind: SourceKind = "email",
+        attachments: Sequence[tuple[str, str]] = (),
     ) -> SourceView:
+        """``attachments``: (file name, text) of each file attached to the message; each is
+        rendered after the body under an ``[Attachment: name]`` line, as one attachment
+        region (suspect spans inside it are still marked)."""
         shown = headers if kind == "email" else None
-        view, header_end = _render(text, shown)
-        labels = _base_labels(view, header_end)
+        message, header_end = _render(text, shown)
+        labels = _base_labels(message, header_end)
+        view = message
+        for name, attached in attachments:
+            part = f"\n\n[Attachment: {' '.join(name.split())}]\n"
+            part += normalise_newlines(attached).strip("\n")
+            view += part
+            labels.extend([_K.ATTACHMENT] * len(part))
         for start, end in _merged(_suspect_spans(view, labels, header_end)):
             labels[start:end] = [_K.SUSPECT] * (end - start)
         return cls(text=view, regions=tuple(_runs(view, labels)),

@@ -1,4 +1,5 @@
-"""One email in, at most one document and one ``extract`` job out, however often it arrives.
+"""One email in, one document (and one per readable attachment) and at most one ``extract``
+job out, however often it arrives.
 
 The same message reaches Sluice many times: a poll after a crash, a mailbox whose
 UIDVALIDITY changed, a maildir ingested twice. Its key (Message-ID, or a hash of its
@@ -23,6 +24,7 @@ from celery import Celery
 
 from libs.documents.warehouse import ContentType, DocumentStore, put_document
 from libs.text.email_parsing import ParsedEmail, UnparsableEmail, parse_email
+from producers.email.attachments import children_of, store_children
 from schemas.job import DeadReason, Job, JobStatus, utcnow
 from sluice.enqueue import submit
 from sluice.errors import UnstorableValue
@@ -93,6 +95,8 @@ class EmailIntake:
             return self._dead_letter(raw, schema, origin, exc.why)
         if not parsed.llm_text.strip() and not parsed.subject.strip():
             return self._dead_letter(raw, schema, origin, "no text in the message")
+        children = children_of(raw, source=SOURCE, key=parsed.key, settings=self._settings)
+        links = {"attachment_documents": [child.link() for child in children]} if children else {}
         try:
             document, _ = put_document(
                 self._documents,
@@ -103,12 +107,16 @@ class EmailIntake:
                 doc_id=parsed.key,
                 content=document_content(parsed),
                 content_type=ContentType.TEXT,
-                metadata={**parsed.metadata(), "origin": origin},
+                metadata={**parsed.metadata(), "origin": origin, **links},
             )
         except UnstorableValue as exc:
             # Retrying cannot help (MongoDB: text over 16 MiB): dead-letter it, so the
             # mailbox's checkpoint moves past it instead of stopping at it forever.
             return self._dead_letter(raw, schema, origin, f"the store refused it: {exc.why}")
+        attachments = store_children(
+            children, parent_id=document.id, source=SOURCE, documents=self._documents,
+            store=self._store, celery=self._celery, settings=self._settings,
+        )
         limit = self._settings.email_max_text_chars
         job_input = {
             "schema": schema,
@@ -128,6 +136,8 @@ class EmailIntake:
             },
             "origin": origin,
         }
+        if attachments:
+            job_input["attachments"] = attachments
         key = idempotency_key(schema, parsed.key)
         try:
             job, created = submit(

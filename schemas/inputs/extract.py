@@ -2,7 +2,8 @@
 
 Either ``text`` (the email producer sends the cleaned body here, with the parsed headers
 in ``email`` as a dict whose ``date`` dates the message), or ``email`` as the raw RFC 822
-message, which the worker reads itself.
+message, which the worker reads itself. ``attachments`` holds the text of the message's
+attached files (the producer reads them; the worker reads a raw message's itself).
 """
 
 from __future__ import annotations
@@ -11,6 +12,19 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class AttachedText(BaseModel):
+    """The text of a file attached to the message (the email producer reads it); the
+    acceptance gate sees it as an ``attachment`` region."""
+
+    model_config = ConfigDict(extra="allow")
+
+    filename: str = Field(min_length=1, max_length=500)
+    text: str | None = None
+    document_id: str | None = None
+    # Why there is no text: the file could not be read (encrypted, malformed...).
+    error: str | None = None
 
 
 class ExtractInput(BaseModel):
@@ -23,6 +37,7 @@ class ExtractInput(BaseModel):
         None, description="A raw RFC 822 message, or the parsed headers of the text's email."
     )
     received_at: datetime | None = None
+    attachments: list[AttachedText] = Field(default_factory=list, max_length=50)
     reviewer_hint: str | None = None
     # Appended to the system prompt: a batch re-extract with a revised prompt sets this.
     instructions: str | None = Field(None, max_length=4000)

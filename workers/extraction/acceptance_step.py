@@ -61,7 +61,8 @@ class Gate:
             headers, body = {}, document.text
         if headers and document.message_date is not None:
             headers["Date"] = document.message_date.isoformat()
-        view = SourceView.of(body, headers=headers, kind="email" if headers else "text")
+        view = SourceView.of(body, headers=headers, kind="email" if headers else "text",
+                             attachments=document.attachments)
         return cls(model, field_rules(model), view, document.message_date)
 
     def document(self, document: SourceDocument) -> SourceDocument:

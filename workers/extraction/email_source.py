@@ -1,7 +1,8 @@
 """The document an extraction reads: plain text, or an RFC 822 email reduced to text.
 
 Kept small on purpose: the body is the first ``text/plain`` part (else the HTML's text),
-headers that matter to grounding (From, Subject, Date) are kept, attachments are ignored.
+headers that matter to grounding (From, Subject, Date) are kept; attached files' text is
+carried beside the body (:func:`attachments_of`), never mixed into it.
 The message is read by :func:`libs.text.email_parsing.read_email`, like everywhere else.
 """
 
@@ -10,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from libs.files.attachments import attached_files, attachment_text
+from libs.files.bounded import limits_of
+from libs.files.reading import UnreadableFile
 from libs.text.email_parsing import read_email
+from sluice.settings import Settings
 
 MAX_SOURCE_CHARS = 12000
 
@@ -26,6 +31,8 @@ class SourceDocument:
     # An email's body without the header lines ``text`` starts with (the acceptance gate
     # renders the headers itself); ``None`` for plain text, whose body is ``text``.
     body: str | None = None
+    # (file name, text) of each readable file attached to the message.
+    attachments: tuple[tuple[str, str], ...] = ()
 
 
 class UnreadableEmail(ValueError):
@@ -55,3 +62,16 @@ def from_email(raw: str, *, received_at: datetime | date | None = None) -> Sourc
     text = "\n".join(header) + ("\n\n" if header else "") + content.text
     return SourceDocument(text=text[:MAX_SOURCE_CHARS], message_date=day, sender=sender,
                           subject=subject, body=content.text.strip()[:MAX_SOURCE_CHARS])
+
+
+def attachments_of(raw: str, settings: Settings) -> tuple[tuple[str, str], ...]:
+    """The text of a raw message's readable attachments, each read in a bounded child;
+    one that cannot be read is left out (its own embed job says why)."""
+    read = []
+    for attached in attached_files(raw, max_bytes=settings.files_max_bytes):
+        try:
+            text = attachment_text(attached, limits_of(settings)).text
+        except UnreadableFile:
+            continue
+        read.append((attached.filename, text[:MAX_SOURCE_CHARS]))
+    return tuple(read)

@@ -10,6 +10,7 @@ untouched (they are not attempts); a 4xx the endpoint will always refuse is
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from schemas.inputs.extract import ExtractInput
 from schemas.job import DeadReason, Job
 from schemas.registry import SchemaEntry, UnknownSchema, get_schema, load_schemas
 from sluice.job_task import DeadLetter, JobContext, Queue, job_task
+from sluice.settings import Settings
 from workers.extraction.acceptance_step import (
     VERIFIED,
     Gate,
@@ -44,8 +46,10 @@ from workers.extraction.budget import (
 from workers.extraction.correction import correction_messages
 from workers.extraction.decoding_schema import decoding_schema, with_enums_rotated
 from workers.extraction.email_source import (
+    MAX_SOURCE_CHARS,
     SourceDocument,
     UnreadableEmail,
+    attachments_of,
     from_email,
     from_text,
 )
@@ -69,7 +73,7 @@ def extract(context: JobContext) -> dict[str, Any]:
     job = context.job
     request = _request(job.input)
     entry = _schema(context, request)
-    document = _document(request)
+    document = _document(request, context.settings)
     gate = (
         Gate.for_job(entry.model, request, document)
         if context.settings.acceptance == VERIFIED else None
@@ -293,14 +297,19 @@ def _record(
     context.job = context.store.mutate(context.job.id, change)
 
 
-def _document(request: ExtractInput) -> SourceDocument:
+def _document(request: ExtractInput, settings: Settings) -> SourceDocument:
     if request.raw_email:
         try:
-            return from_email(request.raw_email, received_at=request.message_time)
+            document = from_email(request.raw_email, received_at=request.message_time)
         except UnreadableEmail as exc:
             raise DeadLetter(DeadReason.INVALID_INPUT, str(exc)) from None
+        return dataclasses.replace(
+            document, attachments=attachments_of(request.raw_email, settings))
     assert request.text is not None
-    return from_text(request.text, received_at=request.message_time)
+    document = from_text(request.text, received_at=request.message_time)
+    attached = tuple((item.filename, item.text[:MAX_SOURCE_CHARS])
+                     for item in request.attachments if item.text)
+    return dataclasses.replace(document, attachments=attached)
 
 
 def _accept(
