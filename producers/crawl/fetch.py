@@ -84,6 +84,8 @@ class FetchLimits:
     burst: int
     max_token_wait: float
     user_agent: str
+    # Files (PDF) may be larger than pages: SLUICE_FILES_MAX_BYTES. 0: as pages.
+    max_file_bytes: int = 0
 
 
 class Fetcher:
@@ -190,16 +192,18 @@ class Fetcher:
                 return base, None
             declared = response.headers.get("Content-Length")
             limit = self._limits.max_bytes
+            if base.content_type == "application/pdf" and self._limits.max_file_bytes:
+                limit = self._limits.max_file_bytes
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 base.status = PageStatus.TOO_LARGE
-                base.detail = f"Content-Length {declared} above {self._limits.max_bytes}"
+                base.detail = f"Content-Length {declared} above {limit}"
                 return base, None
             body = bytearray()
             for chunk in response.iter_bytes():  # decoded: a gzip bomb hits the limit too
                 body.extend(chunk)
-                if len(body) > self._limits.max_bytes:
+                if len(body) > limit:
                     base.status = PageStatus.TOO_LARGE
-                    base.detail = f"body passed {self._limits.max_bytes} bytes; stopped reading"
+                    base.detail = f"body passed {limit} bytes; stopped reading"
                     base.bytes_read = len(body)
                     return base, None
             base.body = bytes(body)

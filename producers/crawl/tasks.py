@@ -10,15 +10,18 @@ puts the job back with a countdown instead of holding a worker thread.
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
 
 from libs.documents.warehouse import ContentType, get_documents, put_document
+from libs.files.sniffing import UnsupportedFile, sniff
 from libs.http_faults import is_transient_status
 from libs.text.html_text import html_to_text
 from libs.token_bucket import TokenBucket
@@ -57,6 +60,7 @@ class CrawlParts:
     pid: int
 
 
+PDF = ContentType.PDF.value
 _parts: CrawlParts | None = None
 _parts_lock = threading.Lock()
 
@@ -67,11 +71,13 @@ def fetch_limits(settings: Settings, content_types: frozenset[str] | None = None
     return FetchLimits(
         max_bytes=settings.crawl_max_page_bytes,
         max_redirects=settings.crawl_max_redirects,
-        content_types=content_types or frozenset(settings.crawl_content_types),
+        content_types=content_types or frozenset(
+            [*settings.crawl_content_types, *([PDF] if settings.crawl_pdf else [])]),
         rate=settings.crawl_requests_per_second,
         burst=settings.crawl_burst,
         max_token_wait=settings.crawl_max_token_wait_seconds,
         user_agent=settings.crawl_user_agent,
+        max_file_bytes=settings.files_max_bytes,
     )
 
 
@@ -154,6 +160,9 @@ def store_page(
 ) -> list[str]:
     """Text to the warehouse (which queues embedding when it changed); returns the links."""
     assert fetched.body is not None
+    if fetched.content_type == PDF:
+        store_pdf(context, fetched, result)
+        return []
     html = fetched.body.decode(fetched.charset or "utf-8", errors="replace")
     page = page_links(html, fetched.url)
     doc_id = fetched.url
@@ -189,3 +198,26 @@ def store_page(
         if fetched.url != result["url"]:
             state.delete(PAGES_NAMESPACE, result["url"])
     return page.links
+
+
+def store_pdf(context: JobContext, fetched: Fetched, result: dict[str, Any]) -> None:
+    """A crawled PDF to the warehouse as a file (its embed job reads it page by page); a
+    body that only claims to be a PDF is recorded as skipped."""
+    assert fetched.body is not None
+    try:
+        kind = sniff(fetched.body, fetched.url)
+    except UnsupportedFile as exc:
+        kind, result["detail"] = None, str(exc)
+    if kind is not ContentType.PDF:
+        result["status"] = PageStatus.SKIPPED_CONTENT_TYPE.value
+        return
+    name = urlsplit(fetched.url).path.rsplit("/", 1)[-1] or fetched.url
+    document, changed = put_document(
+        get_documents(), store=context.store, celery=context.celery,
+        settings=context.settings, source=SOURCE, doc_id=fetched.url,
+        content=base64.b64encode(fetched.body).decode(), content_type=ContentType.PDF,
+        metadata={"url": fetched.url, "filename": name, "size": len(fetched.body),
+                  "etag": fetched.etag, "last_modified": fetched.last_modified},
+    )
+    result["status"] = (PageStatus.STORED if changed else PageStatus.UNCHANGED).value
+    result["document_id"] = document.id

@@ -31,6 +31,12 @@ class CrawlSettings(BaseModel):
         description="Comma-separated content types the crawler extracts; others are skipped.",
     )
 
+    crawl_pdf: bool = Field(
+        False,
+        description="Also fetch application/pdf: a PDF is stored as a file and read page by "
+        "page like an upload, under SLUICE_FILES_MAX_BYTES instead of the page limit.",
+    )
+
     crawl_requests_per_second: float = Field(
         1.0, gt=0, description="Per-domain token-bucket rate; a robots.txt Crawl-delay "
         "lowers it further.",
