@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from dlq_dashboard import actions, console, console_actions, views
+from dlq_dashboard import actions, ask, console, console_actions, views
 from dlq_dashboard.auth import Forbidden, NotSignedIn
 from dlq_dashboard.erasure import sweep_audit_hourly
 from dlq_dashboard.security_headers import SecurityHeaders
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, store: JobStore | None = Non
     app.include_router(actions.router)
     app.include_router(console.router)
     app.include_router(console_actions.router)
+    app.include_router(ask.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(NotSignedIn)
@@ -67,7 +68,9 @@ def create_app(settings: Settings | None = None, *, store: JobStore | None = Non
         return views.render(request, "error.html", {"message": exc.message}, status_code=403)
 
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_FORM_BYTES)
+    # The Ask page's file upload is the one form that may be larger.
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_FORM_BYTES,
+                       uploads={"/ask/upload": settings.files_max_bytes + MAX_FORM_BYTES})
     return app
 
 
