@@ -95,13 +95,13 @@ def read_pdf(data: bytes, limits: ReadLimits) -> FileText:
     if b"%%EOF" not in data[-2048:]:
         # pypdf would rebuild what it can of a cut file; a person should see it whole instead.
         raise UnreadableFile("the PDF is truncated: it has no %%EOF marker at its end")
-    caps = {name: budget for name in (
+    caps: dict[str, Any] = {name: budget for name in (
         "zlib_maximum_output_length", "lzw_maximum_output_length",
         "run_length_maximum_output_length", "maximum_declared_stream_length",
         "stream_decoding_work_maximum_length", "array_based_stream_maximum_output_length",
     )}
     try:
-        with apply_configuration(**caps):
+        with apply_configuration(None, **caps):
             reader = PdfReader(io.BytesIO(data), strict=False)
             if reader.is_encrypted and not _opens_without_password(reader):
                 raise UnreadableFile("the PDF is encrypted with a password")

@@ -1,4 +1,4 @@
-"""Settings of files: uploads, email attachments and crawled PDFs, and how their parsing is bounded."""
+"""Settings of files (uploads, email attachments, crawled PDFs) and of bounding their parsing."""
 
 from __future__ import annotations
 
