@@ -176,7 +176,7 @@ def test_an_email_attachment_is_a_searchable_child_of_its_message(api: Api) -> N
     assert [link["filename"] for link in links] == ["invoice.pdf"]
     child = api.rag.documents.get(links[0]["document_id"])
     assert child.metadata["parent_document_id"] == parent.id
-    assert child.id == document_id("email", "attached@example.com/attachment/0")
+    assert child.id == document_id("email", f"{outcome.key}/attachment/0")
     assert child.embed_job_id is not None
     api.rag.finished(child.embed_job_id)
 
