@@ -36,7 +36,9 @@ def test_each_message_becomes_one_document_and_one_extract_job_even_when_ingeste
     assert {o.status for _, o in again} == {IntakeStatus.DUPLICATE}
     jobs = extract_jobs(producer_env)
     assert len([j for j in jobs if j.status is JobStatus.QUEUED]) == len(GOOD)
-    assert email_producer.documents.count("email") == len(GOOD)
+    # One document per message, and one more for the readable attachment (invoice.pdf;
+    # the PNG is listed only).
+    assert email_producer.documents.count("email") == len(GOOD) + 1
     reply = next(j for j in jobs if j.input.get("doc_id") == "mid:reply-5521@example.com")
     assert reply.input["schema"] == "support_ticket"
     assert "Tracking" not in reply.input["text"]
@@ -46,6 +48,11 @@ def test_each_message_becomes_one_document_and_one_extract_job_even_when_ingeste
     assert [a["filename"] for a in attached.input["email"]["attachments"]] == [
         "damage.png", "invoice.pdf"
     ]
+    assert [a["filename"] for a in attached.input["attachments"]] == ["invoice.pdf"]
+    parent = email_producer.documents.get(attached.input["document_id"])
+    child = email_producer.documents.get(parent.metadata["attachment_documents"][0]["document_id"])
+    assert child.metadata["parent_document_id"] == parent.id
+    assert child.content_type.value == "application/pdf"
 
 
 def test_an_unparsable_message_is_a_dead_job_with_its_raw_bytes(
