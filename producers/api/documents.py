@@ -31,6 +31,7 @@ from libs.documents.warehouse import (
     open_documents,
     put_document,
 )
+from libs.files.sniffing import UnsupportedFile, sniff
 from producers.api.auth import DocumentWriter, Reader, owned
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.rate_limit import SubmissionAllowed
@@ -65,14 +66,21 @@ class DocumentRequest(BaseModel):
 
     @model_validator(mode="after")
     def _file_content_is_base64(self) -> DocumentRequest:
-        if self.content_type.is_file:
-            try:
-                base64.b64decode(self.content, validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError(
-                    f"the content of a {self.content_type.value} document is its bytes in "
-                    "base64 (or upload the file as multipart/form-data)"
-                ) from None
+        if not self.content_type.is_file:
+            return self
+        try:
+            data = base64.b64decode(self.content, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(
+                f"the content of a {self.content_type.value} document is its bytes in "
+                "base64 (or upload the file as multipart/form-data)"
+            ) from None
+        try:  # the bytes decide, as for an upload
+            found = sniff(data).value
+        except UnsupportedFile as exc:
+            found = exc.found
+        if found != self.content_type.value:
+            raise ValueError(f"the content is {found}, not {self.content_type.value}")
         return self
 
 
