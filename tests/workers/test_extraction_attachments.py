@@ -60,3 +60,21 @@ def test_an_order_number_only_in_the_attachment_is_accepted_only_where_the_schem
         attachments = refused.input["attachments"]
         assert [a["filename"] for a in attachments] == ["invoice.pdf"]
         documents.close()
+
+
+def test_a_schema_only_extraction_reads_the_attachments_too(
+    sluice_env: SluiceEnv, llm: ScriptedLLM
+) -> None:
+    with extraction_env(sluice_env, llm, schemas=SCHEMAS) as env:  # acceptance: schema-only
+        env.worker(queues="gpu,io", concurrency=2)
+        documents = open_documents(env.settings)
+        intake = EmailIntake(settings=env.settings, store=env.store, celery=env.celery,
+                             documents=documents)
+        llm.enqueue(Reply(content=json.dumps({"order_number": ORDER_NUMBER})))
+
+        job = settled(env, intake.ingest(mail_with_invoice(), schema="mail_order").job_id)
+
+        assert job.status is JobStatus.SUCCEEDED, job.error
+        prompt = "\n".join(str(m.get("content")) for m in llm.requests[0]["messages"])
+        assert "[Attachment: invoice.pdf]" in prompt and ORDER_NUMBER in prompt
+        documents.close()

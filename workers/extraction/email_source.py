@@ -8,6 +8,7 @@ The message is read by :func:`libs.text.email_parsing.read_email`, like everywhe
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -75,3 +76,13 @@ def attachments_of(raw: str, settings: Settings) -> tuple[tuple[str, str], ...]:
             continue
         read.append((attached.filename, text[:MAX_SOURCE_CHARS]))
     return tuple(read)
+
+
+def with_attachments(document: SourceDocument) -> SourceDocument:
+    """The document as a schema-only extraction reads it: the attachments' text after the
+    body, each under its file name, as the acceptance gate's source view renders them."""
+    if not document.attachments:
+        return document
+    parts = [document.text, *(f"[Attachment: {' '.join(name.split())}]\n{text}"
+                              for name, text in document.attachments)]
+    return dataclasses.replace(document, text="\n\n".join(parts))

@@ -52,6 +52,7 @@ from workers.extraction.email_source import (
     attachments_of,
     from_email,
     from_text,
+    with_attachments,
 )
 from workers.extraction.gateway import JobGateway
 from workers.extraction.grounding import grounding_context
@@ -89,7 +90,7 @@ def extract(context: JobContext) -> dict[str, Any]:
         asked = envelope_schema(shown, gate.evidence_fields) if gate else shown
         messages = first_messages(
             system_prompt(entry.name, asked, request.instructions, evidence=gate is not None),
-            gate.document(document) if gate else document,
+            gate.document(document) if gate else with_attachments(document),
             request.reviewer_hint,
         )
         # The local Gemma template drops system turns.
