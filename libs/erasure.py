@@ -2,8 +2,9 @@
 
 What it reaches, in this order:
 
-1. warehouse documents that mention the address, removed with a ``delete`` job for their
-   vectors in Qdrant (the same path as any removed document);
+1. warehouse documents that mention the address, and the attachments stored as their
+   children, removed with a ``delete`` job for their vectors in Qdrant (the same path as
+   any removed document);
 2. jobs whose input, result, attempts or trace mention the address, deleted outright (an
    attempt holds the model's raw output, so blanking the input alone would not do), with
    their event streams in Redis;
@@ -63,6 +64,23 @@ def checked_address(address: str) -> str:
     return address
 
 
+def remove_with_attachments(
+    documents: DocumentStore, document_id: str, *, store: JobStore, celery: Celery,
+    settings: Settings,
+) -> list[str | None]:
+    """Remove a document and the attachments stored as its children (an invoice need not
+    name its sender to be theirs); per removed document, its vector delete job's id."""
+    removed, job = delete_document(documents, store=store, celery=celery, settings=settings,
+                                   document_id=document_id)
+    if removed is None:
+        return []
+    jobs: list[str | None] = [job.id if job else None]
+    for child in removed.metadata.get("attachment_documents", []):
+        jobs += remove_with_attachments(documents, str(child["document_id"]), store=store,
+                                        celery=celery, settings=settings)
+    return jobs
+
+
 def erase_person(
     address: str,
     *,
@@ -76,10 +94,10 @@ def erase_person(
     erased = Erased()
     while ids := documents.ids_containing(address, 200):
         for document_id in ids:
-            _removed, job = delete_document(documents, store=store, celery=celery,
-                                            settings=settings, document_id=document_id)
-            erased.documents += 1
-            erased.vector_deletions_queued += job is not None
+            for removed_id in remove_with_attachments(documents, document_id, store=store,
+                                                      celery=celery, settings=settings):
+                erased.documents += 1
+                erased.vector_deletions_queued += removed_id is not None
     erased.jobs = store.erase_containing(address)
     if erased.jobs:
         broker_redis(settings).delete(*(events_key(job_id) for job_id in erased.jobs))

@@ -2,7 +2,8 @@
 settings allow, a batch at a time, counting what went in ``sluice_retention_purged_total``.
 
 - settled jobs (terminal states only: a dead-lettered job waits for a person);
-- email bodies: the warehouse documents the email producer stored, and their vectors
+- email bodies: the warehouse documents the email producer stored, their attachments, and
+  their vectors
   (through the same ``delete`` job as any removed document);
 - accepted records in the records sink.
 
@@ -16,7 +17,8 @@ from datetime import datetime, timedelta
 
 from celery import Celery
 
-from libs.documents.warehouse import DocumentStore, delete_document
+from libs.documents.warehouse import DocumentStore
+from libs.erasure import remove_with_attachments
 from libs.sinks.records import RecordStore
 from schemas.job import utcnow
 from sluice.instruments import RETENTION_PURGED
@@ -66,8 +68,8 @@ def sweep(
         for _ in range(max_batches):
             ids = documents.stale(EMAIL_SOURCE, cutoff, batch)
             for document_id in ids:
-                delete_document(documents, store=store, celery=celery, settings=settings,
-                                document_id=document_id)
+                remove_with_attachments(documents, document_id, store=store, celery=celery,
+                                        settings=settings)
             purged.count("email_bodies", len(ids))
             if len(ids) < batch:
                 break

@@ -122,3 +122,35 @@ def test_the_audit_trail_refuses_changes_except_through_the_sweep_and_erasure(
             db.get().execute("DELETE FROM audit")
     finally:
         db.close()
+
+
+def test_an_email_body_goes_with_the_attachments_stored_as_its_children(
+    sluice_env: SluiceEnv,
+) -> None:
+    settings = sluice_env.settings.model_copy(update={"keep_email_bodies_days": 30,
+                                                      "keep_settled_jobs_days": 0})
+    documents, records = open_documents(settings), open_records(settings)
+    try:
+        def put(doc_id: str, **metadata: object) -> str:
+            document, _ = put_document(
+                documents, store=sluice_env.store, celery=sluice_env.celery,
+                settings=settings, source=EMAIL_SOURCE, doc_id=doc_id,
+                content=f"text of {doc_id}", content_type=ContentType.TEXT, metadata=metadata)
+            return document.id
+
+        child = put("m-1/attachment/1")
+        parent = put("m-1", attachment_documents=[{"document_id": child}])
+        documents._db.get().execute(  # type: ignore[attr-defined]
+            "UPDATE documents SET updated_at = ? WHERE id = ?",
+            ((utcnow() - timedelta(days=45)).isoformat(), parent))
+
+        sweep(store=sluice_env.store, documents=documents, records=records,
+              celery=sluice_env.celery, settings=settings)
+
+        assert list(documents.iter_documents()) == []
+        deletes = {job.input["doc_id"] for job in sluice_env.store.list_jobs(limit=50).items
+                   if job.kind == "delete"}
+        assert deletes == {"m-1", "m-1/attachment/1"}
+    finally:
+        documents.close()
+        records.close()
