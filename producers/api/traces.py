@@ -86,6 +86,7 @@ def summary(values: list[float]) -> dict[str, Any]:
         "count": len(values),
         "total_ms": sum(values),
         "avg_ms": sum(values) / len(values) if values else None,
+        "p50_ms": percentile(values, 0.50),
         "p95_ms": percentile(values, 0.95),
     }
 

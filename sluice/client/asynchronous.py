@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -269,25 +269,29 @@ class AsyncSluiceClient:
         return DocumentDeleted.model_validate(await self._send(calls.delete_document(document_id)))
 
     async def search(self, query: str, *, k: int | None = None,
-               source: str | None = None) -> SearchResults:
-        call = calls.search(query, k, source)
+               source: str | None = None,
+               **options: Unpack[calls.RetrievalOptions]) -> SearchResults:
+        """The chunks nearest ``query``; ``options``: mode, rerank, expand, self_query."""
+        call = calls.search(query, k, source, options)
         return SearchResults.model_validate(await self._send(call, timeout=WORKER_WAIT_SECONDS))
 
     async def ask(self, question: str, *, k: int | None = None, source: str | None = None,
-            idempotency_key: str | None = None) -> Answer:
+            idempotency_key: str | None = None,
+            **options: Unpack[calls.RetrievalOptions]) -> Answer:
         """The whole answer at once (the server waits for it)."""
-        call = Call("POST", "/v1/ask", body=calls.ask_body(question, k, source, idempotency_key))
+        call = Call("POST", "/v1/ask",
+                    body=calls.ask_body(question, k, source, idempotency_key, options))
         return Answer.model_validate(await self._send(call, timeout=WORKER_WAIT_SECONDS))
 
     async def ask_stream(
         self, question: str, *, k: int | None = None, source: str | None = None,
-        idempotency_key: str | None = None,
+        idempotency_key: str | None = None, **options: Unpack[calls.RetrievalOptions],
     ) -> AsyncIterator[AnswerEvent]:
         """The answer as the model writes it: ``sources``, ``token``s, ``done``. A dropped
         connection resumes after the last event; without an ``idempotency_key`` one is made
         up, so a retry before the job is known cannot ask twice."""
         key = idempotency_key or f"ask-{uuid.uuid4()}"
-        watch = AnswerWatch(calls.ask_body(question, k, source, key))
+        watch = AnswerWatch(calls.ask_body(question, k, source, key, options))
         delays = calls.reconnect_delays(self.max_reconnects)
         while not watch.done:
             progressed = False

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 from httpx_sse import ServerSentEvent
@@ -160,14 +160,30 @@ def delete_document(document_id: str) -> Call:
     return Call("DELETE", f"/v1/documents/{document_id}", not_found=DocumentNotFound)
 
 
-def search(query: str, k: int | None, source: str | None) -> Call:
-    return Call("GET", "/v1/search", params=_present(q=query, k=k, source=source))
+class RetrievalOptions(TypedDict, total=False):
+    """How ``search`` and ``ask`` retrieve (each defaults to the server's settings)."""
+
+    mode: str  # "dense", "sparse" (BM25) or "hybrid" (both, RRF-fused)
+    rerank: bool  # with the cross-encoder; default: when the server has one configured
+    expand: int  # LLM reformulations searched beside the question (0-5)
+    self_query: bool  # filter by the source, document type and dates the question names
+
+
+def search(query: str, k: int | None, source: str | None,
+           options: RetrievalOptions | None = None) -> Call:
+    params = _present(q=query, k=k, source=source, **(options or {}))
+    for name, value in params.items():
+        if isinstance(value, bool):  # a query string says true/false, not True/False
+            params[name] = str(value).lower()
+    return Call("GET", "/v1/search", params=params)
 
 
 def ask_body(
-    question: str, k: int | None, source: str | None, idempotency_key: str | None
+    question: str, k: int | None, source: str | None, idempotency_key: str | None,
+    options: RetrievalOptions | None = None,
 ) -> dict[str, Any]:
-    return _present(question=question, k=k, source=source, idempotency_key=idempotency_key)
+    return _present(question=question, k=k, source=source, idempotency_key=idempotency_key,
+                    **(options or {}))
 
 
 def reconnect_delays(limit: int) -> Iterator[float]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import BaseModel, Field, SecretStr
 
 
@@ -36,6 +39,38 @@ class RetrievalSettings(BaseModel):
     )
 
     retrieval_k: int = Field(5, ge=1, le=100, description="Chunks retrieved when k is not given.")
+
+    retrieval_mode: Literal["dense", "sparse", "hybrid"] = Field(
+        "hybrid", description="Retrieval when a search or ask names no mode: dense vectors, "
+        "sparse BM25, or both fused by Qdrant (RRF). A collection made before hybrid "
+        "retrieval serves dense until it is re-embedded."
+    )
+
+    retrieval_candidates: int = Field(
+        50, ge=1, le=1000, description="Candidates each side (dense, BM25) hands to the fusion."
+    )
+
+    retrieval_bm25_avg_length: float = Field(
+        100.0, gt=0, description="Words in an average chunk, for BM25's length normalisation."
+    )
+
+    reranker_path: Path | None = Field(
+        None, description="A sentence-transformers CrossEncoder saved in this folder reranks "
+        "the top candidates (never downloaded). Unset with no package: no reranking."
+    )
+
+    reranker_package: str | None = Field(
+        None, description="An installed package whose get_model_path() gives the CrossEncoder "
+        "folder (used when SLUICE_RERANKER_PATH is unset)."
+    )
+
+    reranker_top_n: int = Field(
+        20, ge=1, le=200, description="Fused candidates the cross-encoder scores."
+    )
+
+    query_llm_max_tokens: int = Field(
+        256, ge=16, description="Longest completion of a query expansion or self-query call."
+    )
 
     ask_max_tokens: int = Field(512, ge=1, description="Longest answer /v1/ask generates.")
 

@@ -75,3 +75,16 @@ def test_an_error_answer_is_problem_details(sluice_env: SluiceEnv) -> None:
     unauthenticated = client.get("/v1/jobs")
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["www-authenticate"] == "Bearer"
+
+
+def test_search_and_ask_declare_the_retrieval_options(spec: dict[str, Any]) -> None:
+    search = spec["paths"]["/v1/search"]["get"]
+    params = {param["name"]: param for param in search["parameters"]}
+    ask_ref = spec["paths"]["/v1/ask"]["post"]["requestBody"]["content"]["application/json"]
+    ask = spec["components"]["schemas"][ask_ref["schema"]["$ref"].rsplit("/", 1)[-1]]
+
+    assert {"mode", "rerank", "expand", "self_query"} <= set(params)
+    assert "hybrid" in str(params["mode"]["schema"])
+    assert params["expand"]["schema"]["maximum"] == 5
+    assert {"mode", "rerank", "expand", "self_query"} <= set(ask["properties"])
+    assert "sparse" in str(ask["properties"]["mode"])

@@ -67,6 +67,7 @@ def test_stats_sum_latency_steps_tokens_and_counts(sluice_env: SluiceEnv) -> Non
     assert generation["count"] == 20
     assert generation["avg_ms"] == sum(100.0 + 10 * n for n in range(20)) / 20
     assert generation["p95_ms"] == 280.0  # nearest rank: the 19th of 20
+    assert generation["p50_ms"] == 190.0  # nearest rank: the 10th of 20
     assert asks["latency"]["p95_ms"] == 300.0  # 10 queued + 10 retrieval + 280
     assert asks["run"]["avg_ms"] == asks["latency"]["avg_ms"] - 10.0
     assert set(stats["steps"]) == {"chunking", "embedding", "retrieval", "llm_generation"}

@@ -9,7 +9,7 @@ import importlib.util
 # The kinds declared here need the `embedding` extra at run time, but import Qdrant's client
 # and torch only when a job runs (the API loads this module for the kind table). Missing,
 # the package refuses to import, so the composition root leaves its kinds out.
-for _package in ("numpy", "qdrant_client", "sentence_transformers"):
+for _package in ("numpy", "qdrant_client", "sentence_transformers", "snowballstemmer"):
     if importlib.util.find_spec(_package) is None:
         raise ModuleNotFoundError(f"No module named {_package!r}", name=_package)
 

@@ -24,11 +24,13 @@ from __future__ import annotations
 import functools
 import hashlib
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from libs.documents.model import Document
 from libs.documents.warehouse import DocumentNotFound, DocumentStore, get_documents
 from libs.files.reading import UnreadableFile
 from schemas.inputs.documents import DeleteInput, EmbedInput
@@ -40,6 +42,7 @@ from workers.embedding.chunking import chunk_budget, chunk_text
 from workers.embedding.cleaning import sections
 from workers.embedding.document_lock import document_lock
 from workers.embedding.model import EmbeddingModel, cache_key, get_model, model_loaded
+from workers.embedding.sparse import document_vector
 
 if TYPE_CHECKING:
     from workers.embedding.vectors import VectorIndex
@@ -92,6 +95,23 @@ def embed_texts(
         cache.put_many(fresh)
         vectors.update(fresh)
     return vectors, len(missing)
+
+
+def facets(document: Document) -> tuple[str, str]:
+    """(doc_type, date) as a point carries them for self-query filters: the metadata's
+    ``doc_type`` and ``date`` (ISO) when given, else the content type's short name and the
+    day the document was stored."""
+    doc_type = document.metadata.get("doc_type")
+    if not isinstance(doc_type, str) or not doc_type.strip():
+        doc_type = document.content_type.name.lower()
+    when = document.metadata.get("date")
+    try:
+        day = datetime.fromisoformat(str(when)) if when else document.created_at
+    except ValueError:
+        day = document.created_at
+    if day.tzinfo is None:
+        day = day.replace(tzinfo=UTC)
+    return doc_type.strip(), day.isoformat()
 
 
 def embed_document(context: JobContext, documents: DocumentStore) -> dict[str, Any]:
@@ -168,6 +188,11 @@ def embed_document(context: JobContext, documents: DocumentStore) -> dict[str, A
     with context.step("embedding", model=model.name) as attrs:
         vectors, computed = embed_texts([chunks[i] for i in wanted], model, cache, settings)
         attrs.update(chunks=len(wanted), computed=computed, cached=len(wanted) - computed)
+    doc_type, day = facets(document)
+    with context.step("sparse_encoding") as attrs:
+        sparse = {i: document_vector(chunks[i], settings.retrieval_bm25_avg_length)
+                  for i in wanted}
+        attrs["chunks"] = len(sparse)
     with context.step("qdrant_upsert") as attrs:
         # Raised first: a crash after the upsert still leaves the next run the true extent.
         documents.raise_high_water(document.id, len(chunks))
@@ -179,6 +204,7 @@ def embed_document(context: JobContext, documents: DocumentStore) -> dict[str, A
                     text=chunks[i], content_hash=hashes[i], model=model.name,
                     vector=vectors[cache_key(model.name, chunks[i])], tenant=document.tenant,
                     page=pages[i], file=filename if isinstance(filename, str) else None,
+                    sparse=sparse[i], doc_type=doc_type, date=day,
                 )
                 for i in todo[name]
             ]

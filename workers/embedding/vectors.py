@@ -1,10 +1,13 @@
-"""The chunk vectors in Qdrant: deterministic point ids, batched upserts, deletes by document.
+"""The chunk vectors in Qdrant: collections, batched upserts, deletes by document, queries.
 
-Point id = uuid5(source, doc_id, chunk_index), so re-embedding a document overwrites its own
-points and never adds new ones. Payload: doc_id, source, chunk_index, text, content_hash
-(sha256 of the chunk text), model, and the warehouse's document_id (what a delete that only
-knows the id, such as a change-stream delete event without a pre-image, filters by); an
-existing point with the same content_hash and model needs no upsert at all.
+What a point holds is :mod:`workers.embedding.points`; an existing point with the same
+content_hash and model needs no upsert at all. The warehouse's document_id is what a delete
+that only knows the id (a change-stream delete event without a pre-image) filters by.
+
+A collection is created hybrid: the dense vector (unnamed, cosine) and the sparse BM25
+vector with Qdrant's IDF modifier. One made before that is dense only; it keeps serving
+dense searches (:meth:`VectorIndex.has_sparse` says which shape a collection has) until a
+re-embed fills a new, hybrid collection and switches the alias to it.
 
 ``SLUICE_QDRANT_COLLECTION`` is the live name searches read: an alias, created with its first
 collection ``<name>_initial`` and switched by each re-embed to ``<name>_<run id>``. Writes may
@@ -18,20 +21,21 @@ created on first use.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import structlog
 from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 
-from libs.documents.warehouse import SLUICE_NAMESPACE
 from schemas.principal import DEFAULT_TENANT
 from sluice.private_files import private_directory
 from sluice.settings import Settings
+from workers.embedding.points import SPARSE_VECTOR, ChunkPoint, Hit, point_id
+
+__all__ = ["AliasSwitch", "AliasTargetMissing", "ChunkPoint", "Hit", "VectorIndex",
+           "VectorStoreBusy", "get_index", "point_id"]
 
 log = structlog.get_logger(__name__)
 INITIAL_SUFFIX = "_initial"
@@ -44,49 +48,6 @@ class AliasTargetMissing(Exception):
 class VectorStoreBusy(Exception):
     """Local Qdrant is open in another process; only one worker process may run in local
     mode (use ``--pool threads``), or set ``SLUICE_QDRANT_URL`` to a server."""
-
-
-def point_id(source: str, doc_id: str, chunk_index: int) -> str:
-    return str(uuid.uuid5(SLUICE_NAMESPACE, f"{source}\n{doc_id}\n{chunk_index}"))
-
-
-@dataclass(frozen=True)
-class ChunkPoint:
-    document_id: str
-    source: str
-    doc_id: str
-    chunk_index: int
-    text: str
-    content_hash: str
-    model: str
-    vector: np.ndarray
-    # The document's tenant: a search only ever sees its own tenant's chunks.
-    tenant: str = DEFAULT_TENANT
-    # Where the chunk stands in a file: its page (PDF) and the file's name, for citations.
-    page: int | None = None
-    file: str | None = None
-
-    @property
-    def id(self) -> str:
-        return point_id(self.source, self.doc_id, self.chunk_index)
-
-
-@dataclass(frozen=True)
-class Hit:
-    score: float
-    doc_id: str
-    source: str
-    chunk_index: int
-    text: str
-    # The warehouse id, for GET /v1/documents/{id}.
-    document_id: str | None = None
-    page: int | None = None
-    file: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"score": self.score, "doc_id": self.doc_id, "source": self.source,
-                "chunk_index": self.chunk_index, "text": self.text,
-                "document_id": self.document_id, "page": self.page, "file": self.file}
 
 
 def _match(key: str, value: str) -> qm.FieldCondition:
@@ -146,6 +107,8 @@ class VectorIndex:
         # Local mode is plain Python over shared dicts: one caller at a time.
         self._lock = threading.Lock()
         self._known: set[str] = set()
+        # Physical collection -> has the sparse vector; a collection's shape never changes.
+        self._sparse: dict[str, bool] = {}
         self.ensure_collection(self.collection)
 
     def _name(self, collection: str | None) -> str:
@@ -186,6 +149,8 @@ class VectorIndex:
             self.client.create_collection(
                 collection, vectors_config=qm.VectorParams(
                     size=self.dimension, distance=qm.Distance.COSINE),
+                sparse_vectors_config={
+                    SPARSE_VECTOR: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
             )
         except Exception:
             # Another worker process of a Qdrant server created it first.
@@ -197,18 +162,56 @@ class VectorIndex:
     def _payload_indexes(self, collection: str) -> None:
         if self.local:  # payload indexes do nothing in local mode
             return
-        for field in ("source", "doc_id", "document_id", "tenant"):
+        for field in ("source", "doc_id", "document_id", "tenant", "doc_type"):
             self.client.create_payload_index(collection, field, qm.PayloadSchemaType.KEYWORD)
         self.client.create_payload_index(collection, "chunk_index", qm.PayloadSchemaType.INTEGER)
+        self.client.create_payload_index(collection, "date", qm.PayloadSchemaType.DATETIME)
 
     def _physical(self) -> set[str]:
         return {found.name for found in self.client.get_collections().collections}
+
+    def _physical_name(self, name: str) -> str:
+        if name != self.collection:
+            return name
+        with self._lock:
+            return self._alias_target() or name
 
     def _alias_target(self) -> str | None:
         for alias in self.client.get_aliases().aliases:
             if alias.alias_name == self.collection:
                 return str(alias.collection_name)
         return None
+
+    def live(self) -> str:
+        """The physical collection the alias points at now (a search queries it by that name,
+        so its shape and its points come from one collection even mid-switch)."""
+        with self._lock:
+            return self._alias_target() or self.collection
+
+    def has_sparse(self, collection: str) -> bool:
+        """Whether ``collection`` (physical) has the BM25 vector: False for one made before
+        hybrid retrieval, which serves dense searches until a re-embed replaces it."""
+        known = self._sparse.get(collection)
+        if known is None:
+            with self._lock:
+                info = self.client.get_collection(collection)
+            known = SPARSE_VECTOR in (info.config.params.sparse_vectors or {})
+            self._sparse[collection] = known
+        return known
+
+    def query(self, collection: str, **request: Any) -> list[Hit]:
+        """One Query API call (``query_points``) on ``collection``, payload included."""
+        with self._lock:
+            response = self.client.query_points(collection, with_payload=True, **request)
+        return [Hit.of(point) for point in response.points]
+
+    def query_batch(self, collection: str, requests: list[qm.QueryRequest]) -> list[list[Hit]]:
+        """Several queries of ``collection`` in one ``query_batch_points`` call."""
+        if not requests:
+            return []
+        with self._lock:
+            responses = self.client.query_batch_points(collection, requests=requests)
+        return [[Hit.of(point) for point in response.points] for response in responses]
 
     def family(self) -> list[str]:
         """The live collection and every other ``<name>_*`` one (staged by a re-embed, or
@@ -287,24 +290,13 @@ class VectorIndex:
     def upsert(self, points: Sequence[ChunkPoint], collection: str | None = None) -> int:
         """Upsert in batches of ``SLUICE_QDRANT_UPSERT_BATCH``; returns the batch count."""
         batches = 0
+        name = self._name(collection)
+        with_sparse = self.has_sparse(self._physical_name(name))
         for start in range(0, len(points), self.batch):
-            batch = points[start:start + self.batch]
-            structs = [
-                qm.PointStruct(
-                    id=point.id,
-                    vector=point.vector.tolist(),
-                    payload={
-                        "doc_id": point.doc_id, "source": point.source,
-                        "chunk_index": point.chunk_index, "text": point.text,
-                        "content_hash": point.content_hash, "model": point.model,
-                        "document_id": point.document_id, "tenant": point.tenant,
-                        "page": point.page, "file": point.file,
-                    },
-                )
-                for point in batch
-            ]
+            structs = [point.struct(with_sparse=with_sparse)
+                       for point in points[start:start + self.batch]]
             with self._lock:
-                self.client.upsert(self._name(collection), points=structs, wait=True)
+                self.client.upsert(name, points=structs, wait=True)
             batches += 1
         return batches
 
@@ -362,32 +354,6 @@ class VectorIndex:
                     wait=True,
                 )
         return int(existing.count)
-
-    def search(
-        self, vector: np.ndarray, k: int, source: str | None = None, tenant: str | None = None
-    ) -> list[Hit]:
-        """The ``k`` nearest chunks (of ``source``; of ``tenant`` unless None)."""
-        conditions: list[Any] = []
-        if source is not None:
-            conditions.append(_match("source", source))
-        if tenant is not None:
-            conditions.append(tenant_condition(tenant))
-        query_filter = qm.Filter(must=conditions) if conditions else None
-        with self._lock:
-            response = self.client.query_points(
-                self.collection, query=vector.tolist(), limit=k, query_filter=query_filter,
-                with_payload=True,
-            )
-        hits = []
-        for point in response.points:
-            payload = point.payload or {}
-            hits.append(Hit(
-                score=float(point.score), doc_id=str(payload.get("doc_id")),
-                source=str(payload.get("source")), chunk_index=int(payload.get("chunk_index", 0)),
-                text=str(payload.get("text", "")), document_id=payload.get("document_id"),
-                page=payload.get("page"), file=payload.get("file"),
-            ))
-        return hits
 
     def close(self) -> None:
         self.client.close()

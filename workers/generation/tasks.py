@@ -35,7 +35,8 @@ def ask(context: JobContext) -> dict[str, Any]:
     try:
         if stream.length():  # an earlier run streamed part of an answer
             stream.append("reset", {"delivery": job.deliveries, "retries": context.retries})
-        hits = retrieve(context, question, k, source)
+        found = retrieve(context, question, k, source)
+        hits = found.hits
         sources = source_list(hits)
         stream.append("sources", {"sources": sources, "prompt_version": PROMPT_VERSION})
         with context.step("prompt", version=PROMPT_VERSION) as attrs:
@@ -64,6 +65,7 @@ def ask(context: JobContext) -> dict[str, Any]:
                 cached=completion.cached,
                 prompt_tokens=completion.prompt_tokens,
                 completion_tokens=completion.completion_tokens,
+                sources=len(hits),
                 first_token_ms=completion.first_token_ms,
                 finish_reason=completion.finish_reason,
             )
@@ -83,6 +85,7 @@ def ask(context: JobContext) -> dict[str, Any]:
             "prompt_version": PROMPT_VERSION,
             "model": completion.model,
             "usage": usage,
+            **found.summary(),
         }
     except Retryable as exc:
         stream.append("retrying", {"error": str(exc)})
