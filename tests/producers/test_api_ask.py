@@ -66,7 +66,8 @@ def test_ask_answers_with_numbered_sources_and_a_trace(stack: Stack) -> None:
     prompt = stack.llm.requests[-1]["messages"][0]["content"]
     assert "[1] (corpus: refunds.txt)" in prompt and QUESTION["question"] in prompt
     steps = {step["name"]: step for step in body["trace"]}
-    assert {"retrieval", "prompt", "llm_generation"} <= set(steps)
+    assert {"retrieval_semantic", "retrieval_bm25", "fusion_rrf", "reranking", "prompt",
+            "llm_generation"} <= set(steps)
     generation = steps["llm_generation"]["attrs"]
     assert generation["model"] == "scripted-model"
     assert generation["completion_tokens"] == TOKENS and generation["prompt_tokens"] > 0
@@ -167,7 +168,8 @@ def test_the_ask_trace_has_every_step_and_durations_add_up(stack: Stack) -> None
         trace = client.get(f"/v1/traces/{job_id}").json()
 
     names = [step["name"] for step in trace["steps"]]
-    assert names == ["retrieval", "prompt", "llm_generation"]
+    assert names == ["retrieval_semantic", "retrieval_bm25", "fusion_rrf", "reranking", "prompt",
+                     "llm_generation"]
     assert all(step["duration_ms"] > 0 for step in trace["steps"])
     assert trace["steps_ms"] <= trace["run_ms"] <= trace["total_ms"]
     # The steps are the run: what is left is store bookkeeping, a few milliseconds.

@@ -18,7 +18,8 @@ def stored_job(env: SluiceEnv, kind: str, source: str, run_ms: list[float],
     created = T0 + timedelta(seconds=created_s)
     started = created + timedelta(milliseconds=queued_ms)
     steps, moment = [], started
-    names = ["retrieval", "llm_generation"] if kind == "ask" else ["chunking", "embedding"]
+    names = (["retrieval_semantic", "llm_generation"] if kind == "ask"
+             else ["chunking", "embedding"])
     for name, duration in zip(names, run_ms, strict=True):
         attrs = {}
         if name == "llm_generation" and tokens:
@@ -70,4 +71,5 @@ def test_stats_sum_latency_steps_tokens_and_counts(sluice_env: SluiceEnv) -> Non
     assert generation["p50_ms"] == 190.0  # nearest rank: the 10th of 20
     assert asks["latency"]["p95_ms"] == 300.0  # 10 queued + 10 retrieval + 280
     assert asks["run"]["avg_ms"] == asks["latency"]["avg_ms"] - 10.0
-    assert set(stats["steps"]) == {"chunking", "embedding", "retrieval", "llm_generation"}
+    assert set(stats["steps"]) == {"chunking", "embedding", "retrieval_semantic",
+                                   "llm_generation"}

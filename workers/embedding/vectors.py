@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import structlog
 from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
@@ -354,6 +355,19 @@ class VectorIndex:
                     wait=True,
                 )
         return int(existing.count)
+
+    def search(
+        self, vector: np.ndarray, k: int, source: str | None = None, tenant: str | None = None
+    ) -> list[Hit]:
+        """The ``k`` nearest chunks by the dense vector alone (of ``source``; of ``tenant``
+        unless None). Searches by mode go through :mod:`workers.retrieval.hybrid`."""
+        conditions: list[Any] = []
+        if source is not None:
+            conditions.append(_match("source", source))
+        if tenant is not None:
+            conditions.append(tenant_condition(tenant))
+        query_filter = qm.Filter(must=conditions) if conditions else None
+        return self.query(self.live(), query=vector.tolist(), limit=k, query_filter=query_filter)
 
     def close(self) -> None:
         self.client.close()

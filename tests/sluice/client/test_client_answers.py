@@ -93,10 +93,15 @@ def test_documents_search_and_a_whole_answer(stack: Stack) -> None:
 
         hits = client.search("when do parcels go to Iceland", k=1, source="notes").hits
         assert [(hit.source, hit.doc_id) for hit in hits] == [("notes", "iceland.txt")]
+        sparse = client.search("parcels Iceland", k=1, source="notes", mode="sparse",
+                               rerank=False)
+        assert sparse.served == "sparse" and sparse.hits[0].doc_id == "iceland.txt"
 
         answer = client.ask(QUESTION, source="corpus", k=3)
         assert answer.answer == ANSWER and answer.sources[0].n == 1
-        assert {step.name for step in answer.trace} >= {"retrieval", "llm_generation"}
+        assert {step.name for step in answer.trace} >= {
+            "retrieval_semantic", "retrieval_bm25", "fusion_rrf", "reranking", "llm_generation"}
+        assert answer.served == "hybrid"
 
         deleted = client.delete_document(written.document.id)
         assert deleted.document_id == written.document.id and deleted.delete_job_id
