@@ -133,7 +133,7 @@ async def stats(
     kind: str | None = None,
     window: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
-    """Totals, average and p95 latency overall and per step, tokens, and counts per kind,
+    """Totals, average, p50 and p95 latency overall and per step, tokens, and counts per kind,
     source and status over the newest ``window`` jobs."""
     query = JobQuery(kind=kind, tenant=tenant_filter(caller))
     jobs = await run_in_threadpool(_newest, store, query, window)

@@ -17,8 +17,8 @@ from cli.retrieval_metrics import (
     ndcg_at,
     parse_questions,
     read_jsonl,
-    reciprocal_rank,
     recall_at,
+    reciprocal_rank,
 )
 
 SET = Path(__file__).resolve().parent.parent / "fixtures" / "retrieval"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -71,16 +72,16 @@ def stack(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory)
             yield Stack(rag, llm, api.url, rag.sluice.auth())
 
 
-def search(stack: Stack, **params: object) -> dict[str, object]:
+def search(stack: Stack, **params: str | int) -> dict[str, Any]:
     with stack.client() as client:
         response = client.get("/v1/search", params={"source": SOURCE, "k": 2, **params})
     assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
-def doc_ids(body: dict[str, object]) -> list[str]:
-    return [hit["doc_id"] for hit in body["hits"]]  # type: ignore[attr-defined, index]
+def doc_ids(body: dict[str, Any]) -> list[str]:
+    return [hit["doc_id"] for hit in body["hits"]]
 
 
 def test_every_mode_answers_and_an_exact_code_ranks_first_with_bm25(stack: Stack) -> None:

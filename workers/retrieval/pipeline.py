@@ -84,7 +84,7 @@ def ranked(
 def retrieve(context: JobContext, query: str, k: int, source: str | None) -> Retrieval:
     """Top ``k`` chunks for ``query`` as the job's input asks (``mode``, ``rerank``,
     ``expand``, ``self_query``); only the job's tenant's chunks."""
-    from workers.embedding.vectors import _match, tenant_condition  # see load_resources
+    from workers.embedding.vectors import tenant_condition  # see load_resources
     from workers.retrieval import query_llm
 
     if not query.strip():
@@ -97,7 +97,7 @@ def retrieve(context: JobContext, query: str, k: int, source: str | None) -> Ret
     model, index = load_resources(context)
     conditions: list[Any] = [tenant_condition(context.job.tenant)]
     if source is not None:
-        conditions.append(_match("source", source))
+        conditions.append(qm.FieldCondition(key="source", match=qm.MatchValue(value=source)))
     queries = [query]
     expansions = int(job_input.get("expand") or 0)
     if expansions:

@@ -16,7 +16,7 @@ import importlib
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,8 +51,6 @@ class Reranker:
 
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         """``hits`` best first by the cross-encoder; each hit's score becomes its score."""
-        from dataclasses import replace
-
         scored = zip(self.scores(query, [hit.text for hit in hits]), hits, strict=True)
         ordered = sorted(scored, key=lambda pair: pair[0], reverse=True)
         return [replace(hit, score=score) for score, hit in ordered]
