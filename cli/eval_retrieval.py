@@ -152,8 +152,10 @@ def eval_retrieval(
 ) -> None:
     """Recall@k, MRR and nDCG@k per retrieval mode on a labelled set (no worker needed)."""
     from cli.main import _settings_or_exit
+    from sluice.logs import configure_logging
 
     settings = _settings_or_exit()
+    configure_logging(settings)  # to stderr: stdout is the report
     corpus_path = corpus or file.with_name("corpus.jsonl")
     try:
         questions = parse_questions(file)
