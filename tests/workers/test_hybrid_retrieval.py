@@ -170,3 +170,13 @@ def test_points_carry_the_metadata_self_query_filters_on(index: VectorIndex) -> 
     assert payload["date"].startswith("2025-03-01")
     assert isinstance(first.vector, dict) and set(first.vector) == {"", "bm25"}
     assert np.isclose(np.linalg.norm(np.asarray(first.vector[""])), 1.0, atol=1e-3)
+
+
+def test_a_query_without_words_finds_nothing_by_bm25_and_does_not_fail(
+    index: VectorIndex, model: EmbeddingModel
+) -> None:
+    found, steps = search(index, model, "?!", "sparse")
+    hybrid, _ = search(index, model, "?!", "hybrid")
+
+    assert found == [] and len(hybrid) == 2  # the dense side still ranks every chunk
+    assert steps.named("retrieval_bm25")["terms"] == [0]

@@ -79,8 +79,9 @@ def retrieve_fused(
     with steps.step("retrieval_bm25", queries=len(queries), collection=collection) as attrs:
         if run_sparse:
             sparse_queries = [query_vector(text) for text in queries]
+            # A query of punctuation alone has no terms: nothing for BM25 to look up.
             vectors = [qm.SparseVector(indices=vector.indices, values=vector.values)
-                       for vector in sparse_queries]
+                       for vector in sparse_queries if len(vector)]
             found = index.query_batch(collection, [
                 qm.QueryRequest(query=vector, using=SPARSE_VECTOR, limit=side_limit,
                                 filter=query_filter, with_payload=True) for vector in vectors])
