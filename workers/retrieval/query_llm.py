@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 from qdrant_client.http import models as qm
 
+from libs.llm.routing import route_for
 from schemas.registry import SchemaEntry
 from schemas.retrieval import QueryFilters, QueryReformulations
 from sluice.job_task import JobContext
@@ -45,9 +46,12 @@ def _ask(
     messages = [{"role": "user", "content": content}]  # some chat formats drop system turns
     max_tokens = context.settings.query_llm_max_tokens
     with context.step(step) as attrs:
-        result, mode = call_model(context, entry, schema, messages, max_tokens, 0.0, None)
+        route = route_for(context.settings, kind=context.job.kind, schema_name=entry.name,
+                          input_chars=len(content))
+        result, mode = call_model(context, entry, schema, messages, max_tokens, 0.0, route)
         verdict = judge(entry.model, result.text, result.finish_reason, validation)
-        attrs.update(model=result.model, mode=mode.value, prompt_tokens=result.prompt_tokens,
+        attrs.update(model=result.model, mode=mode.value, route=route.name,
+                     prompt_tokens=result.prompt_tokens,
                      completion_tokens=result.completion_tokens,
                      outcome=verdict.outcome.value)
         if verdict.record is None:
