@@ -18,7 +18,6 @@ from schemas.job import DeadReason, utcnow
 from sluice.broker_redis import broker_redis
 from sluice.job_task import DeadLetter, JobContext, Queue, Retryable, job_task
 from workers.generation.prompt import PROMPT_VERSION, render, source_list
-from workers.retrieval import retrieve
 
 if TYPE_CHECKING:  # Presidio is imported only where a policy applies
     from libs.redaction.redactor import Redactor
@@ -26,6 +25,8 @@ if TYPE_CHECKING:  # Presidio is imported only where a policy applies
 
 @job_task("ask", queue=Queue.GPU, input_model=AskInput)
 def ask(context: JobContext) -> dict[str, Any]:
+    from workers.retrieval.pipeline import retrieve  # Qdrant's client: in the worker only
+
     settings = context.settings
     job = context.job
     question = str(job.input.get("question", ""))

@@ -12,13 +12,16 @@ from typing import Any
 
 from schemas.inputs.retrieval import SearchInput
 from sluice.job_task import JobContext, Queue, job_task
-from workers.retrieval.pipeline import Retrieval, retrieve
 
-__all__ = ["Retrieval", "retrieve", "search"]
+__all__ = ["search"]
 
 
 @job_task("search", queue=Queue.CPU, input_model=SearchInput)
 def search(context: JobContext) -> dict[str, Any]:
+    # Qdrant's client loads with the pipeline, in the worker only: the API process imports
+    # this module for the kind's declaration and must stay light.
+    from workers.retrieval.pipeline import retrieve
+
     job_input = context.job.input
     k = int(job_input.get("k") or context.settings.retrieval_k)
     found = retrieve(context, str(job_input.get("q", "")), k, job_input.get("source"))
