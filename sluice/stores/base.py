@@ -180,6 +180,20 @@ class JobStore(ABC):
                     break
         return found
 
+    def finished_counts(self) -> dict[tuple[str, str], int]:
+        """(kind, terminal status) -> how many jobs have entered it: the monotonic counters
+        of ``/metrics``.
+
+        This default counts the job table, a cost that grows with history; a backend
+        keeps the counts at the transition instead (SQLite by trigger, MongoDB by ``$inc``)
+        so a scrape reads a handful of rows.
+        """
+        counts: dict[tuple[str, str], int] = {}
+        for status in sorted(TERMINAL):
+            for kind, n in self.count_by(JobQuery(statuses=(status,)), "kind").items():
+                counts[(str(kind), status.value)] = n
+        return counts
+
     @abstractmethod
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
@@ -202,12 +216,18 @@ class JobStore(ABC):
             raise IdempotencyConflict(existing)
         return existing, False
 
-    def mutate(self, job_id: str, change: Mutation) -> Job:
+    def mutate(self, job_id: str, change: Mutation, *, known: Job | None = None) -> Job:
         """Apply ``change`` compare-and-set; it returns the new job, or None to leave it.
 
         ``change`` gets a copy and may run more than once when writers race, so it must
-        not have side effects outside the job.
+        not have side effects outside the job. ``known`` is a version the caller read or
+        wrote itself (unchanged since): the first try writes over it without reading the
+        job again, and a read follows only when another writer moved the job meanwhile.
         """
+        unread = [known] if known is not None and known.id == job_id else []
+
+        def read() -> Job:
+            return unread.pop() if unread else self.get(job_id)
 
         def propose(current: Job) -> Job | None:
             proposed = change(current.model_copy(deep=True))
@@ -218,7 +238,7 @@ class JobStore(ABC):
             return proposed
 
         swap = compare_and_set(
-            lambda: self.get(job_id),
+            read,
             propose,
             lambda current, proposed: self._replace(proposed, current.version),
             what=f"job {job_id}",
@@ -234,9 +254,12 @@ class JobStore(ABC):
         target: JobStatus,
         *,
         expected_version: int | None = None,
+        known: Job | None = None,
         **fields: Any,
     ) -> Job:
-        """Move a job to ``target`` (and set ``fields``), or raise :class:`IllegalTransition`."""
+        """Move a job to ``target`` (and set ``fields``), or raise :class:`IllegalTransition`.
+
+        ``known``: see :meth:`mutate`."""
 
         def change(job: Job) -> Job:
             if expected_version is not None and job.version != expected_version:
@@ -249,14 +272,15 @@ class JobStore(ABC):
                 updated.finished_at = utcnow()
             return Job.model_validate(updated.model_dump())
 
-        return self.mutate(job_id, change)
+        return self.mutate(job_id, change, known=known)
 
-    def update_fields(self, job_id: str, **fields: Any) -> Job:
-        """Set fields that are not the status (sent_at, progress figures, ...)."""
+    def update_fields(self, job_id: str, *, known: Job | None = None, **fields: Any) -> Job:
+        """Set fields that are not the status (sent_at, progress figures, ...);
+        ``known``: see :meth:`mutate`."""
         if "status" in fields:
             raise ValueError("use transition() to change a job's status")
         return self.mutate(
-            job_id, lambda job: Job.model_validate({**job.model_dump(), **fields})
+            job_id, lambda job: Job.model_validate({**job.model_dump(), **fields}), known=known
         )
 
     def begin_delivery(self, job_id: str, task_id: str) -> DeliveryDecision:

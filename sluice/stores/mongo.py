@@ -14,6 +14,7 @@ from pymongo.results import UpdateResult
 
 from schemas.job import Job
 from schemas.principal import DEFAULT_TENANT
+from sluice.stores import mongo_hot_paths
 from sluice.stores.base import JobNotFound, JobQuery, JobStore, format_time
 from sluice.stores.bson_limits import refusals_as_unstorable
 from sluice.stores.mongo_client import MongoClients, ensure_indexes
@@ -144,8 +145,18 @@ class MongoJobStore(JobStore):
     @property
     def _jobs(self) -> Collection[dict[str, Any]]:
         jobs = self._clients.collection(self._database, self._collection_name)
-        ensure_indexes(jobs, self._clients.url, mongo_job_indexes())
+        own = mongo_job_indexes()
+        ensure_indexes(jobs, self._clients.url, [*own, *mongo_hot_paths.hot_path_indexes(own)])
+        mongo_hot_paths.seed_counters_once(jobs)
         return jobs
+
+    # Finished-job counters for /metrics (see sluice.stores.mongo_hot_paths).
+    def _written(self, job: Job, previous: Job | None) -> None:
+        mongo_hot_paths.count_finished(self._jobs.database, job, previous)
+        super()._written(job, previous)
+
+    def finished_counts(self) -> dict[tuple[str, str], int]:
+        return mongo_hot_paths.finished_counts(self._jobs.database)
 
     def _insert(self, job: Job) -> bool:
         document = _to_document(job)

@@ -12,6 +12,7 @@ from sluice.stores.base import JobNotFound, JobQuery, JobStore, format_time
 from sluice.stores.migrations import Step, migrate
 from sluice.stores.quarantine import UnreadableJob, job_from_json
 from sluice.stores.sqlite_db import SQLiteConnections
+from sluice.stores.sqlite_finished import FINISHED_COUNTS_STEPS, finished_counts
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -25,7 +26,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated_at TEXT NOT NULL,
     version INTEGER NOT NULL,
     wake_at TEXT,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    error_signature TEXT GENERATED ALWAYS AS (CASE WHEN json_valid(doc)
+        THEN json_extract(doc, '$.error_signature') END) VIRTUAL,
+    crawl_id TEXT GENERATED ALWAYS AS (CASE WHEN json_valid(doc)
+        THEN json_extract(doc, '$.input.crawl_id') END) VIRTUAL,
+    batch_run TEXT GENERATED ALWAYS AS (CASE WHEN json_valid(doc)
+        THEN json_extract(doc, '$.input.batch_run') END) VIRTUAL
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, id);
 CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at, id);
@@ -45,6 +52,26 @@ def _add_wake_at_column(connection: sqlite3.Connection) -> None:
     columns = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
     if "wake_at" not in columns:
         connection.execute("ALTER TABLE jobs ADD COLUMN wake_at TEXT")
+# Fields of the document that hot paths filter or group on, as virtual columns (computed
+# from ``doc``, stored only in their indexes): dotted path -> column.
+FIELD_COLUMNS = {
+    "error_signature": "error_signature",
+    "input.crawl_id": "crawl_id",
+    "input.batch_run": "batch_run",
+}
+# Paths that are real columns already.
+_COLUMNS = {"kind": "kind", "status": "status", "reason": "reason", "tenant": "tenant",
+            **FIELD_COLUMNS}
+
+
+def _add_field_columns(connection: sqlite3.Connection) -> None:
+    columns = {row[1] for row in connection.execute("PRAGMA table_xinfo(jobs)")}
+    for path, column in FIELD_COLUMNS.items():
+        if column not in columns:
+            connection.execute(
+                f"ALTER TABLE jobs ADD COLUMN {column} TEXT GENERATED ALWAYS AS (CASE WHEN"
+                f" json_valid(doc) THEN json_extract(doc, '$.{path}') END) VIRTUAL"
+            )
 
 
 # The job store's steps in the shared file (owner "jobs"); append only.
@@ -53,6 +80,15 @@ MIGRATIONS: tuple[Step, ...] = (
     "CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at, id)",
     _add_wake_at_column,
     "CREATE INDEX IF NOT EXISTS jobs_wake_at ON jobs (wake_at) WHERE wake_at IS NOT NULL",
+    *FINISHED_COUNTS_STEPS,
+    _add_field_columns,
+    # Live-set gauges and the dead-letter queue's groups read these indexes alone.
+    "CREATE INDEX IF NOT EXISTS jobs_status_kind ON jobs (status, kind)",
+    "CREATE INDEX IF NOT EXISTS jobs_status_reason ON jobs (status, reason)",
+    "CREATE INDEX IF NOT EXISTS jobs_status_signature ON jobs (status, error_signature)",
+    "CREATE INDEX IF NOT EXISTS jobs_crawl ON jobs (crawl_id) WHERE crawl_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS jobs_batch_run ON jobs (batch_run, status)"
+    " WHERE batch_run IS NOT NULL",
 )
 
 
@@ -156,7 +192,11 @@ class SQLiteJobStore(JobStore):
             clauses.append("tenant = ?")
             params.append(query.tenant)
         for path, value in query.fields:
-            if value is None:
+            if path in FIELD_COLUMNS:
+                clauses.append(f"{FIELD_COLUMNS[path]} IS NULL" if value is None
+                               else f"{FIELD_COLUMNS[path]} = ?")
+                params.extend([] if value is None else [value])
+            elif value is None:
                 clauses.append(f"{_FIELD} IS NULL")
                 params.append(f"$.{path}")
             else:
@@ -221,11 +261,18 @@ class SQLiteJobStore(JobStore):
     def count_by(self, query: JobQuery, path: str) -> dict[str | None, int]:
         clauses, params = self._where(query)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        if path in _COLUMNS:  # an indexed column: the count reads the index alone
+            value, value_params = _COLUMNS[path], []
+        else:
+            value, value_params = _FIELD, [f"$.{path}"]
         rows = self._db.get().execute(
-            f"SELECT {_FIELD} AS value, COUNT(*) FROM jobs {where} GROUP BY value",
-            [f"$.{path}", *params],
+            f"SELECT {value} AS value, COUNT(*) FROM jobs {where} GROUP BY value",
+            [*value_params, *params],
         )
         return {None if value is None else str(value): int(n) for value, n in rows}
+
+    def finished_counts(self) -> dict[tuple[str, str], int]:
+        return finished_counts(self._db.get())
 
     def ping(self) -> None:
         self._db.get().execute("SELECT 1").fetchone()

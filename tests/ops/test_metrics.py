@@ -55,7 +55,8 @@ def test_queue_depth_rises_with_submissions_and_falls_as_a_worker_drains_them(
     scraped = api.get("/metrics").text
     assert value(scraped, "sluice_queue_depth", queue="cpu") == 0
     assert value(scraped, "sluice_queue_oldest_message_age_seconds", queue="cpu") == 0
-    assert value(scraped, "sluice_jobs", kind="echo", status="succeeded") == 5
+    assert value(scraped, "sluice_jobs", kind="echo", status="queued") == 0
+    assert value(scraped, "sluice_jobs_finished_total", kind="echo", status="succeeded") == 5
 
 
 def test_a_dead_job_moves_the_dead_letter_counters_of_worker_and_api(
