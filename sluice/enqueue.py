@@ -114,4 +114,5 @@ def send(
         log.warning("broker refused the message; the job waits for recovery",
                     job_id=job.id, kind=job.kind, error=str(exc))
         return job
-    return store.update_fields(job.id, sent_at=utcnow())
+    # ``job`` is the version just stored: the mark needs no read first.
+    return store.update_fields(job.id, sent_at=utcnow(), known=job)

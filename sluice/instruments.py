@@ -19,7 +19,7 @@ import structlog
 from celery.signals import before_task_publish, task_postrun, task_prerun
 from prometheus_client import Counter, Histogram
 
-from schemas.job import DeadReason, JobStatus
+from schemas.job import DeadReason, Job, JobStatus
 from sluice.broker_queues import PUBLISHED_AT_HEADER
 
 log = structlog.get_logger(__name__)
@@ -58,7 +58,16 @@ RUN_TIME = Histogram(
 
 # (task id, retries) -> start: a retry keeps its task id and may start before we finish.
 _started: dict[tuple[str, int], float] = {}
+# (task id, retries) -> the version the run settled its job in (see note_settled).
+_settled: dict[tuple[str, int], Job] = {}
 _started_lock = threading.Lock()
+
+
+def note_settled(task_id: str | None, retries: int | None, job: Job) -> None:
+    """The job as the running task left it, so the outcome is counted without a read."""
+    if task_id is not None:
+        with _started_lock:
+            _settled[(task_id, int(retries or 0))] = job
 
 
 def _stamp_publish_time(headers: dict[str, Any] | None = None, **_: Any) -> None:
@@ -105,25 +114,19 @@ def _task_finished(
 ) -> None:
     if task is None or task_id is None:
         return
+    key = (task_id, int(task.request.retries or 0))
     with _started_lock:
-        started = _started.pop((task_id, int(task.request.retries or 0)), None)
+        started = _started.pop(key, None)
+        job = _settled.pop(key, None)
     if started is None or not args or not hasattr(task, "run_job"):
         return
     RUN_TIME.labels(kind=task.name, queue=_queue_of(task.request)).observe(time.time() - started)
     if state == "RETRY":
-        # Read nothing: the retry may already be running elsewhere and have moved the job.
         RETRIES.labels(kind=task.name).inc()
         JOB_OUTCOMES.labels(kind=task.name, status=JobStatus.RETRYING.value).inc()
         return
-    try:
-        from sluice.stores import get_store
-
-        job = get_store().get(str(args[0]))
-    except Exception as exc:  # metrics never fail a task
-        log.debug("metrics could not read the job", error=str(exc))
-        return
-    # Only count what this run did: a dropped stale delivery finds a job changed long ago.
-    if job.updated_at.timestamp() < started or not job.settled:
+    # Only what this run settled counts: a dropped stale delivery settled nothing.
+    if job is None or not job.settled:
         return
     DELIVERIES.labels(kind=job.kind).observe(job.deliveries)
     if job.status is JobStatus.DEAD:

@@ -50,6 +50,8 @@ __all__ = [
 
 @dataclass
 class JobContext:
+    # The version this delivery stored; read it, never change it in place: the kernel
+    # writes the outcome over it (change the job through ``store`` instead).
     job: Job
     store: JobStore
     settings: Settings
@@ -120,6 +122,8 @@ class JobTask(Task):  # type: ignore[misc]
             bound.warning("cannot count the delivery; retrying", error=str(exc))
             raise self.retry(countdown=countdown, exc=None) from exc
         if not decision.run:
+            if decision.changed:  # the poison cap settled it
+                self._ended(decision.job)
             bound.info("delivery dropped", why=decision.why, status=decision.job.status)
             return
         job = decision.job
@@ -137,35 +141,40 @@ class JobTask(Task):  # type: ignore[misc]
         except (Retryable, SoftTimeLimitExceeded) as exc:
             self._retry_or_give_up(store, settings, job, context, exc, bound)
         except DeadLetter as exc:
-            store.transition(
+            self._ended(store.transition(
                 job_id, JobStatus.DEAD, reason=exc.reason, error=str(exc),
-                trace=context.trace, **exc.fields,
-            )
+                trace=context.trace, known=job, **exc.fields,
+            ))
             bound.warning("job dead-lettered", reason=exc.reason, error=str(exc))
         except Exception as exc:  # a bug or bad input: keep it for a person, never drop it
             if self.spec.retry.is_transient(exc):
                 self._retry_or_give_up(store, settings, job, context, exc, bound)
                 return
-            store.transition(
+            self._ended(store.transition(
                 job_id, JobStatus.DEAD, reason=DeadReason.NON_RETRYABLE,
-                error=f"{type(exc).__name__}: {exc}", trace=context.trace,
-            )
+                error=f"{type(exc).__name__}: {exc}", trace=context.trace, known=job,
+            ))
             bound.exception("job failed", reason=DeadReason.NON_RETRYABLE)
         else:
-            self._record_success(store, settings, job_id, result, context, bound)
+            self._record_success(store, settings, job, result, context, bound)
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "kind", "queue", "attempt")
 
     def _record_success(
-        self, store: JobStore, settings: Settings, job_id: str, result: Any,
+        self, store: JobStore, settings: Settings, job: Job, result: Any,
         context: JobContext, bound: Any,
     ) -> None:
         """Store the result. Failing to store it says nothing about the work: a store that
         is unreachable (an election) gets the message back later, not a dead job; a result
-        the store cannot hold is dead-lettered saying which value and why."""
+        the store cannot hold is dead-lettered saying which value and why.
+
+        ``job`` is the version the delivery wrote; a handler that wrote the job since moved
+        its version, and the transition then reads it before writing."""
+        job_id = job.id
         try:
             done = store.transition(
-                job_id, JobStatus.SUCCEEDED, result=result, error=None, trace=context.trace
+                job_id, JobStatus.SUCCEEDED, result=result, error=None, trace=context.trace,
+                known=job,
             )
         except UnstorableValue as exc:
             store.transition(
@@ -186,6 +195,7 @@ class JobTask(Task):  # type: ignore[misc]
             countdown = retry_countdown(settings, self.request.retries)
             bound.warning("cannot store the result; the message comes back", error=str(exc))
             raise self.retry(countdown=countdown, exc=None) from exc
+        self._ended(done)
         bound.info("job succeeded", status=done.status)
 
     def on_failure(
@@ -212,11 +222,11 @@ class JobTask(Task):  # type: ignore[misc]
         policy = self.spec.retry
         if policy.gives_up(self.request.retries, job.waits, self.retry_limit(settings),
                            waiting=waiting):
-            store.transition(
+            self._ended(store.transition(
                 job.id, JobStatus.DEAD, reason=DeadReason.EXHAUSTED,
                 error=f"gave up after {self.request.retries} retries: {error}",
-                trace=context.trace,
-            )
+                trace=context.trace, known=job,
+            ))
             bound.warning("job dead-lettered", reason=DeadReason.EXHAUSTED, error=error)
             return
         countdown = getattr(exc, "countdown", None) or retry_countdown(
@@ -225,10 +235,15 @@ class JobTask(Task):  # type: ignore[misc]
         check_countdown(settings, countdown)
         store.transition(
             job.id, JobStatus.RETRYING, retries=job.retries + 1, waits=job.waits + waiting,
-            error=error, trace=context.trace,
+            error=error, trace=context.trace, known=job,
         )
         bound.info("job retrying", countdown=round(countdown, 2), error=error)
         raise self.retry(countdown=countdown, exc=None)
+
+    def _ended(self, job: Job) -> None:
+        """Hand the version this run settled the job in to the instruments, which would
+        otherwise read it back from the store after the task."""
+        instruments.note_settled(self.request.id, self.request.retries, job)
 
     def _queue(self) -> str | None:
         info = self.request.delivery_info or {}
