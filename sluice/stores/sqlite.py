@@ -27,12 +27,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     version INTEGER NOT NULL,
     wake_at TEXT,
     doc TEXT NOT NULL,
-    error_signature TEXT GENERATED ALWAYS AS (CASE WHEN json_valid(doc)
-        THEN json_extract(doc, '$.error_signature') END) VIRTUAL,
-    crawl_id TEXT GENERATED ALWAYS AS (CASE WHEN json_valid(doc)
-        THEN json_extract(doc, '$.input.crawl_id') END) VIRTUAL,
-    batch_run TEXT GENERATED ALWAYS AS (CASE WHEN json_valid(doc)
-        THEN json_extract(doc, '$.input.batch_run') END) VIRTUAL
+    error_signature TEXT,
+    crawl_id TEXT,
+    batch_run TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, id);
 CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at, id);
@@ -52,8 +49,14 @@ def _add_wake_at_column(connection: sqlite3.Connection) -> None:
     columns = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
     if "wake_at" not in columns:
         connection.execute("ALTER TABLE jobs ADD COLUMN wake_at TEXT")
-# Fields of the document that hot paths filter or group on, as virtual columns (computed
-# from ``doc``, stored only in their indexes): dotted path -> column.
+
+
+# A field of the stored document; a row that is not valid JSON (quarantined when read)
+# has no fields, instead of failing the whole query with "malformed JSON".
+_FIELD = "CASE WHEN json_valid(doc) THEN json_extract(doc, ?) END"
+
+# Fields of the document that hot paths filter or group on, copied into indexed columns
+# on every write (a json_extract over ``doc`` would read every row): dotted path -> column.
 FIELD_COLUMNS = {
     "error_signature": "error_signature",
     "input.crawl_id": "crawl_id",
@@ -65,13 +68,12 @@ _COLUMNS = {"kind": "kind", "status": "status", "reason": "reason", "tenant": "t
 
 
 def _add_field_columns(connection: sqlite3.Connection) -> None:
-    columns = {row[1] for row in connection.execute("PRAGMA table_xinfo(jobs)")}
+    # Filled once from the documents a file holds; the store writes them from then on.
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
     for path, column in FIELD_COLUMNS.items():
         if column not in columns:
-            connection.execute(
-                f"ALTER TABLE jobs ADD COLUMN {column} TEXT GENERATED ALWAYS AS (CASE WHEN"
-                f" json_valid(doc) THEN json_extract(doc, '$.{path}') END) VIRTUAL"
-            )
+            connection.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT")
+            connection.execute(f"UPDATE jobs SET {column} = {_FIELD}", (f"$.{path}",))
 
 
 # The job store's steps in the shared file (owner "jobs"); append only.
@@ -92,9 +94,8 @@ MIGRATIONS: tuple[Step, ...] = (
 )
 
 
-# A field of the stored document; a row that is not valid JSON (quarantined when read)
-# has no fields, instead of failing the whole query with "malformed JSON".
-_FIELD = "CASE WHEN json_valid(doc) THEN json_extract(doc, ?) END"
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 class SQLiteJobStore(JobStore):
@@ -115,15 +116,19 @@ class SQLiteJobStore(JobStore):
             "version": job.version,
             "wake_at": format_time(job.wake_at) if job.wake_at else None,
             "doc": job.model_dump_json(),
+            "error_signature": job.error_signature,
+            "crawl_id": _text(job.input.get("crawl_id")),
+            "batch_run": _text(job.input.get("batch_run")),
         }
 
     def _insert(self, job: Job) -> bool:
         try:
             self._db.get().execute(
                 "INSERT INTO jobs (id, kind, status, reason, idempotency_key, tenant,"
-                " created_at, updated_at, version, wake_at, doc) VALUES (:id, :kind, :status,"
-                " :reason, :idempotency_key, :tenant, :created_at, :updated_at, :version,"
-                " :wake_at, :doc)",
+                " created_at, updated_at, version, wake_at, doc, error_signature, crawl_id,"
+                " batch_run) VALUES (:id, :kind, :status, :reason, :idempotency_key, :tenant,"
+                " :created_at, :updated_at, :version, :wake_at, :doc, :error_signature,"
+                " :crawl_id, :batch_run)",
                 self._row(job),
             )
         except sqlite3.IntegrityError as exc:
@@ -153,7 +158,8 @@ class SQLiteJobStore(JobStore):
         row = self._row(job)
         cursor = self._db.get().execute(
             "UPDATE jobs SET status = :status, reason = :reason, updated_at = :updated_at,"
-            " version = :version, wake_at = :wake_at, doc = :doc"
+            " version = :version, wake_at = :wake_at, doc = :doc,"
+            " error_signature = :error_signature, crawl_id = :crawl_id, batch_run = :batch_run"
             " WHERE id = :id AND version = :expected",
             {**row, "expected": expected_version},
         )

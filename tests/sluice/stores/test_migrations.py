@@ -90,6 +90,6 @@ def test_a_job_store_file_made_before_tenants_is_migrated_once(tmp_path: Path) -
     columns = {row[1] for row in check.execute("PRAGMA table_info(jobs)")}
     assert {"tenant", "wake_at"} <= columns
     assert schema_version(check, "jobs") == len(MIGRATIONS)
-    # The virtual columns the hot paths filter on came with the later steps.
+    # The columns the hot paths filter on came with the later steps.
     assert {"error_signature", "crawl_id", "batch_run"} <= {
-        row[1] for row in check.execute("PRAGMA table_xinfo(jobs)")}
+        row[1] for row in check.execute("PRAGMA table_info(jobs)")}
