@@ -96,4 +96,5 @@ def finished_counts(database: Database[dict[str, Any]]) -> dict[tuple[str, str],
     }
 
 
-__all__ = ["HOT_PATH_INDEXES", "count_finished", "ensure_hot_path_indexes", "finished_counts"]
+__all__ = ["HOT_PATH_INDEXES", "count_finished", "finished_counts", "hot_path_indexes",
+           "seed_counters_once"]
