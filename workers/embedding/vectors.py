@@ -30,14 +30,14 @@ import structlog
 from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 
-from schemas.principal import DEFAULT_TENANT
 from sluice.private_files import private_directory
 from sluice.settings import Settings
 from workers.embedding.collection_model import check_collection_model, metadata_for
+from workers.embedding.point_filters import document_filter, match_field, tenant_condition
 from workers.embedding.points import SPARSE_VECTOR, ChunkPoint, Hit, point_id
 
 __all__ = ["AliasSwitch", "AliasTargetMissing", "ChunkPoint", "Hit", "VectorIndex",
-           "VectorStoreBusy", "get_index", "point_id"]
+           "VectorStoreBusy", "get_index", "point_id", "tenant_condition"]
 
 log = structlog.get_logger(__name__)
 INITIAL_SUFFIX = "_initial"
@@ -50,26 +50,6 @@ class AliasTargetMissing(Exception):
 class VectorStoreBusy(Exception):
     """Local Qdrant is open in another process; only one worker process may run in local
     mode (use ``--pool threads``), or set ``SLUICE_QDRANT_URL`` to a server."""
-
-
-def _match(key: str, value: str) -> qm.FieldCondition:
-    return qm.FieldCondition(key=key, match=qm.MatchValue(value=value))
-
-
-def tenant_condition(tenant: str) -> qm.Filter:
-    """Points of ``tenant``; points written before tenants existed carry none and are the
-    default tenant's."""
-    conditions: list[Any] = [_match("tenant", tenant)]
-    if tenant == DEFAULT_TENANT:
-        conditions.append(qm.IsEmptyCondition(is_empty=qm.PayloadField(key="tenant")))
-    return qm.Filter(should=conditions)
-
-
-def document_filter(document_id: str, source: str | None, doc_id: str | None) -> qm.Filter:
-    """A document's points: by (source, doc_id) when known, else by warehouse id."""
-    if source is not None and doc_id is not None:
-        return qm.Filter(must=[_match("source", source), _match("doc_id", doc_id)])
-    return qm.Filter(must=[_match("document_id", document_id)])
 
 
 @dataclass(frozen=True)
@@ -360,7 +340,7 @@ class VectorIndex:
         """Delete a document's points from chunk ``from_index`` on, found by filter: for a
         row that has no record of how far its chunks went (deleted and posted again)."""
         selected = qm.Filter(must=[
-            _match("source", source), _match("doc_id", doc_id),
+            match_field("source", source), match_field("doc_id", doc_id),
             qm.FieldCondition(key="chunk_index", range=qm.Range(gte=from_index)),
         ])
         name = self._name(collection)
@@ -380,7 +360,7 @@ class VectorIndex:
         unless None). Searches by mode go through :mod:`workers.retrieval.hybrid`."""
         conditions: list[Any] = []
         if source is not None:
-            conditions.append(_match("source", source))
+            conditions.append(match_field("source", source))
         if tenant is not None:
             conditions.append(tenant_condition(tenant))
         query_filter = qm.Filter(must=conditions) if conditions else None
