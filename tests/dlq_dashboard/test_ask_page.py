@@ -127,6 +127,8 @@ def test_the_ask_page_refuses_a_file_it_cannot_read(stack: Stack, tmp_path: Path
     page.set_input_files("#ask-file", str(image))
     page.click("#upload-form button[type=submit]")
 
-    page.wait_for_function(
-        "document.getElementById('upload-status').textContent.includes('image/png')")
+    # Polled from here: a string predicate would be evaluated in the page, which its CSP
+    # (no 'unsafe-eval') refuses.
+    wait_for(lambda: "image/png" in (page.text_content("#upload-status") or ""),
+             timeout=30, what="the upload's refusal")
     assert "Refused" in page.inner_text("#upload-status")

@@ -133,12 +133,12 @@ LISTINGS = {
     ("GET", "/v1/stats/extraction"),
 }
 # Submissions that could find an existing job by idempotency key: never the other tenant's.
-SUBMISSIONS = {("POST", "/v1/jobs"), ("POST", "/v1/ask"), ("POST", "/v1/ask/stream"),
-               ("GET", "/v1/search")}
+SUBMISSIONS = {("POST", "/v1/jobs"), ("POST", "/v1/jobs:batch"), ("POST", "/v1/ask"),
+               ("POST", "/v1/ask/stream"), ("GET", "/v1/search")}
 # Not tenant data: operators and admins only.
 OPERATOR_ONLY = {("GET", "/v1/batches"), ("GET", "/v1/batches/{run_id}")}
 ADMIN_ONLY = {("GET", "/v1/admin/llm"), ("POST", "/v1/admin/llm/pause"),
-              ("POST", "/v1/admin/llm/resume")}
+              ("POST", "/v1/admin/llm/resume"), ("POST", "/v1/admin/erasures")}
 
 
 def api_routes(app: FastAPI) -> set[tuple[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import workers.embedding  # noqa: F401  needs the embedding extra: without it, no ask kind
 from libs.llm.routing import route_for
 from libs.llm.stream import stream_chat
 from libs.llm.token_stream import TokenStreamWriter

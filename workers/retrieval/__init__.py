@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import workers.embedding  # noqa: F401  needs the embedding extra: without it, no search kind
 from schemas.inputs.retrieval import SearchInput
 from sluice.job_task import JobContext, Queue, job_task
 
