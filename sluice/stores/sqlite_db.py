@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,7 +87,7 @@ class SQLiteConnections:
                 isolation_level=None,
                 check_same_thread=False,
             )
-            connection.execute("PRAGMA journal_mode=WAL")
+            _enter_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
             self._local.connection = connection
@@ -104,3 +105,18 @@ class SQLiteConnections:
             connection.close()
         self._all = []
         self._local = threading.local()
+
+
+def _enter_wal(connection: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying while another connection holds the file: SQLite answers a
+    journal-mode switch that meets a lock with "database is locked" at once, without its
+    busy handler, so two first opens of a new file (two threads of one worker) can race."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
