@@ -17,18 +17,20 @@ the connection resumes with ``GET /v1/ask/{job_id}/stream`` (or the same POST wi
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from pydantic import ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from libs.access.checks import client_idempotency_key
-from libs.llm.token_stream import START, InvalidEventId, StreamEvent, checked_event_id, read_after
+from libs.llm.token_stream import START, InvalidEventId, StreamEvent, checked_event_id
 from libs.web.job_event_stream import SSE_HEADERS
+from libs.web.token_event_stream import nothing_left, token_events
 from producers.api.auth import Reader, Submitter
 from producers.api.dependencies import CeleryDep, SettingsDep, StoreDep
 from producers.api.job_events import load, wait_until_terminal
@@ -38,14 +40,11 @@ from producers.api.stream_slots import StreamSlots
 from schemas.inputs.retrieval import RetrievalOptions
 from schemas.job import Job, JobStatus
 from schemas.principal import Principal
-from sluice.broker_redis import async_redis
 from sluice.enqueue import submit
 from sluice.settings import Settings
 from sluice.stores import IdempotencyConflict, JobStore
 
 router = APIRouter(prefix="/v1/ask", tags=["ask"])
-READ_BLOCK_MS = 500
-KEEP_ALIVE_SECONDS = 15.0
 # After the worker's `done`, how long to wait for the job record to carry its trace.
 TRACE_WAIT_SECONDS = 5.0
 
@@ -119,7 +118,10 @@ async def ask(
     )
 
 
-def _event_id(last_event_id: str | None) -> str:
+def _event_id(
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> str:
+    """Where a resume starts; 400 for an id that is not a stream id."""
     try:
         return checked_event_id(last_event_id)
     except InvalidEventId as exc:
@@ -134,34 +136,13 @@ async def relay(
     request: Request, settings: Settings, store: JobStore, job_id: str, after: str
 ) -> AsyncIterator[str]:
     """The job's stream from ``after`` on, until ``done`` or ``error``."""
-    client = async_redis(settings)
-    try:
-        if after == START:
-            yield _sse("job", {"job_id": job_id})
-        last_sent = time.monotonic()
-        while not await request.is_disconnected():
-            events = await read_after(client, job_id, after, block_ms=READ_BLOCK_MS)
-            if not events:
-                job = await run_in_threadpool(store.get, job_id)
-                if not job.settled:
-                    if time.monotonic() - last_sent > KEEP_ALIVE_SECONDS:
-                        last_sent = time.monotonic()
-                        yield ": keep-alive\n\n"
-                    continue
-                # Finished: drain what the worker wrote just before, then end.
-                events = await read_after(client, job_id, after, block_ms=None)
-                if not events:
-                    yield _ending(job)
-                    return
-            for event in events:
-                after = event.id
-                last_sent = time.monotonic()
-                if event.event in ("done", "error"):
-                    yield await _with_outcome(store, job_id, event)
-                    return
-                yield event.as_sse()
-    finally:
-        await client.aclose()
+    if after == START:
+        yield _sse("job", {"job_id": job_id})
+    events = token_events(request, store, settings, job_id, after, ending=_ending,
+                          finish=functools.partial(_with_outcome, store, job_id))
+    async with contextlib.aclosing(events):
+        async for chunk in events:
+            yield chunk
 
 
 def _ending(job: Job) -> str:
@@ -181,27 +162,13 @@ async def _with_outcome(store: JobStore, job_id: str, event: StreamEvent) -> str
     return StreamEvent(event.id, event.event, data).as_sse()
 
 
-async def _nothing_left(settings: Settings, store: JobStore, job_id: str, after: str) -> bool:
-    """A resume after the last event of a finished job: there is nothing more to send."""
-    if after == START:
-        return False
-    job = await run_in_threadpool(store.get, job_id)
-    if not job.settled:
-        return False
-    client = async_redis(settings)
-    try:
-        return not await read_after(client, job_id, after, block_ms=None, count=1)
-    finally:
-        await client.aclose()
-
-
 async def _stream_response(
     request: Request, settings: Settings, store: JobStore, job_id: str, after: str,
     key_id: str,
 ) -> Response:
     """The stream; or 204 when a resume finds nothing left, which tells an EventSource
     to stop reconnecting (it reconnects by itself whenever a response ends)."""
-    if await _nothing_left(settings, store, job_id, after):
+    if await nothing_left(store, settings, job_id, after):
         return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"X-Sluice-Job-Id": job_id})
     slots: StreamSlots = request.app.state.stream_slots
     slots.claim(key_id)
@@ -240,11 +207,10 @@ async def resume_stream(
     caller: Reader,
     store: StoreDep,
     settings: SettingsDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[str, Depends(_event_id)],
 ) -> Response:
     """The same stream again, after ``Last-Event-ID``: nothing missed, nothing twice.
     204 when the job is finished and the client has seen its last event."""
-    after = _event_id(last_event_id)
     job = await load(store, job_id, caller)
     if job.kind != "ask":
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"job {job_id} is not an ask job")
