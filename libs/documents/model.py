@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from libs.text.email_parsing import read_email
 from schemas.job import utcnow
 from schemas.principal import DEFAULT_TENANT
-from sluice.stores.cas import ConcurrentUpdate
+from sluice.stores.cas import ConcurrentUpdate, Swap
 
 # Fixed namespace: document and point ids must be the same on every machine, forever.
 SLUICE_NAMESPACE = uuid.UUID("6f2d8a4e-3c1b-5e7f-9a0d-2b4c6e8f1a3d")
@@ -115,6 +115,10 @@ def default_doc_id(content: str, content_type: ContentType | str) -> str:
     return "sha256:" + content_hash(content, content_type)[:32]
 
 
+# A read-modify-write of one document: what to save given what is stored (None: nothing).
+DocumentChange = Callable[[Document | None], Document | None]
+
+
 @dataclass(frozen=True)
 class WriteOutcome:
     document: Document
@@ -133,13 +137,13 @@ class DocumentRef:
 
 class DocumentStore(ABC):
     """Backend primitives; the rules (what counts as a change, what gets queued) are in
-    :func:`put_document` and :func:`delete_document`."""
+    :func:`put_document` and :func:`delete_document`. A backend's :meth:`_swap` is what
+    makes :meth:`write` safe against racing writers."""
 
     @abstractmethod
     def get(self, document_id: str) -> Document:
         """The document, or :class:`DocumentNotFound`."""
 
-    @abstractmethod
     def write(
         self,
         *,
@@ -152,6 +156,22 @@ class DocumentStore(ABC):
     ) -> WriteOutcome:
         """Insert or update; ``changed`` is True when the content hash is new.
         :class:`DocumentOfAnotherTenant` when the row is another tenant's."""
+
+        def change(current: Document | None) -> Document | None:
+            new = written_over(current, source, doc_id, content, content_type, metadata, tenant)
+            return None if new == current else new
+
+        swap = self._swap(document_id(source, doc_id), change)
+        if swap.written is None:
+            assert swap.current is not None  # a new document always differs from none
+            return WriteOutcome(swap.current, False)
+        changed = swap.current is None or swap.current.content_hash != swap.written.content_hash
+        return WriteOutcome(swap.written, changed)
+
+    @abstractmethod
+    def _swap(self, document_id: str, change: DocumentChange) -> Swap[Document | None, Document]:
+        """Apply ``change`` to the stored document (None: there is none) and save what it
+        returns (None: save nothing), with no other write of this document in between."""
 
     @abstractmethod
     def set_embed_job(self, document_id: str, job_id: str) -> None: ...

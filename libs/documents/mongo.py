@@ -12,19 +12,15 @@ from pymongo.operations import IndexModel
 from libs.documents.model import (
     LIST_PAGE,
     ConcurrentDocumentWrite,
-    ContentType,
     Document,
+    DocumentChange,
     DocumentNotFound,
     DocumentRef,
     DocumentStore,
-    WriteOutcome,
-    document_id,
-    written_over,
 )
 from schemas.job import utcnow
-from schemas.principal import DEFAULT_TENANT
 from sluice.stores.bson_limits import refusals_as_unstorable
-from sluice.stores.cas import compare_and_set
+from sluice.stores.cas import Swap, compare_and_set
 from sluice.stores.mongo import write_won
 from sluice.stores.mongo_client import MongoClients, ensure_indexes
 
@@ -72,32 +68,18 @@ class MongoDocumentStore(DocumentStore):
             raise DocumentNotFound(document_id)
         return _from_mongo(data)
 
-    def write(
-        self,
-        *,
-        source: str,
-        doc_id: str,
-        content: str,
-        content_type: ContentType,
-        metadata: dict[str, Any],
-        tenant: str = DEFAULT_TENANT,
-    ) -> WriteOutcome:
-        key = document_id(source, doc_id)
+    def _swap(self, document_id: str, change: DocumentChange) -> Swap[Document | None, Document]:
+        """Compare-and-set on the content: a racing content write makes ``change`` run again
+        on what it wrote; the worker's bookkeeping fields are never overwritten."""
 
         def read() -> Document | None:
-            data = self._collection.find_one({"_id": key})
+            data = self._collection.find_one({"_id": document_id})
             return _from_mongo(data) if data else None
-
-        def change(current: Document | None) -> Document | None:
-            new = written_over(
-                current, source, doc_id, content, content_type, metadata, tenant
-            )
-            return None if new == current else new
 
         def write(current: Document | None, new: Document) -> bool:
             fields = _to_mongo(new)
             try:
-                with refusals_as_unstorable(fields, f"document {key}"):
+                with refusals_as_unstorable(fields, f"document {document_id}"):
                     if current is None:
                         self._collection.insert_one(fields)
                         return True
@@ -106,7 +88,7 @@ class MongoDocumentStore(DocumentStore):
                                   "indexed_at"):
                         fields.pop(owned)
                     result = self._collection.update_one(
-                        {"_id": key, "content_hash": current.content_hash,
+                        {"_id": document_id, "content_hash": current.content_hash,
                          "metadata": current.metadata},
                         {"$set": fields},
                     )
@@ -114,15 +96,10 @@ class MongoDocumentStore(DocumentStore):
                 return False  # a racing insert won; compare against it
             return write_won(result)
 
-        swap = compare_and_set(
-            read, change, write, what=f"document {key}", attempts=MAX_PUT_ATTEMPTS,
+        return compare_and_set(
+            read, change, write, what=f"document {document_id}", attempts=MAX_PUT_ATTEMPTS,
             conflict=ConcurrentDocumentWrite,
         )
-        if swap.written is None:
-            assert swap.current is not None  # a new document always differs from none
-            return WriteOutcome(swap.current, False)
-        changed = swap.current is None or swap.current.content_hash != swap.written.content_hash
-        return WriteOutcome(swap.written, changed)
 
     def list_documents(
         self, *, source: str | None = None, after: str | None = None, limit: int = LIST_PAGE

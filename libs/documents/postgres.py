@@ -8,7 +8,6 @@ kept as JSON text: its content may hold characters (NUL) that JSONB cannot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,17 +15,14 @@ from psycopg import Connection
 
 from libs.documents.model import (
     LIST_PAGE,
-    ContentType,
     Document,
+    DocumentChange,
     DocumentNotFound,
     DocumentRef,
     DocumentStore,
-    WriteOutcome,
-    document_id,
-    written_over,
 )
 from schemas.job import utcnow
-from schemas.principal import DEFAULT_TENANT
+from sluice.stores.cas import Swap
 from sluice.stores.postgres_db import PostgresConnections
 
 # The "documents" owner's steps; append only.
@@ -47,9 +43,6 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX documents_source_updated ON documents (source, updated_at);
     """,
 )
-
-Change = Callable[[Document | None], Document | None]
-
 
 class PostgresDocumentStore(DocumentStore):
     def __init__(self, url: str, pool_size: int = 10) -> None:
@@ -87,7 +80,7 @@ class PostgresDocumentStore(DocumentStore):
             raise DocumentNotFound(document_id)
         return document
 
-    def _update(self, document_id: str, change: Change) -> Document | None:
+    def _swap(self, document_id: str, change: DocumentChange) -> Swap[Document | None, Document]:
         """Read-modify-write, one writer of this document at a time."""
         with self._db.transaction() as connection:
             connection.execute(
@@ -97,31 +90,10 @@ class PostgresDocumentStore(DocumentStore):
             updated = change(current)
             if updated is not None:
                 self._save(connection, updated)
-        return updated if updated is not None else current
-
-    def write(
-        self,
-        *,
-        source: str,
-        doc_id: str,
-        content: str,
-        content_type: ContentType,
-        metadata: dict[str, Any],
-        tenant: str = DEFAULT_TENANT,
-    ) -> WriteOutcome:
-        changed: list[bool] = []
-
-        def change(current: Document | None) -> Document | None:
-            new = written_over(current, source, doc_id, content, content_type, metadata, tenant)
-            changed.append(current is None or current.content_hash != new.content_hash)
-            return None if new == current else new
-
-        document = self._update(document_id(source, doc_id), change)
-        assert document is not None
-        return WriteOutcome(document, changed[-1])
+        return Swap(current, updated)
 
     def set_embed_job(self, document_id: str, job_id: str) -> None:
-        self._update(document_id, lambda current: None if current is None else
+        self._swap(document_id, lambda current: None if current is None else
                      current.model_copy(update={"embed_job_id": job_id}))
 
     def remove(self, document_id: str) -> Document | None:
@@ -158,7 +130,7 @@ class PostgresDocumentStore(DocumentStore):
                 "indexed_at": utcnow(),
             })
 
-        self._update(document_id, change)
+        self._swap(document_id, change)
         # Only now may the high-water mark come down: the tail beyond it is gone.
         self._db.execute(
             "UPDATE documents SET chunk_high_water = %s WHERE id = %s", (chunk_count, document_id)

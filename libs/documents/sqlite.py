@@ -5,21 +5,17 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from libs.documents.model import (
     LIST_PAGE,
-    ContentType,
     Document,
+    DocumentChange,
     DocumentNotFound,
     DocumentRef,
     DocumentStore,
-    WriteOutcome,
-    document_id,
-    written_over,
 )
 from schemas.job import utcnow
-from schemas.principal import DEFAULT_TENANT
+from sluice.stores.cas import Swap
 from sluice.stores.sqlite_db import SQLiteConnections
 
 SCHEMA = """
@@ -74,37 +70,14 @@ class SQLiteDocumentStore(DocumentStore):
             raise DocumentNotFound(document_id)
         return document
 
-    def _update(self, document_id: str, change: Any) -> Document | None:
+    def _swap(self, document_id: str, change: DocumentChange) -> Swap[Document | None, Document]:
         """Read-modify-write under SQLite's write lock (``BEGIN IMMEDIATE``)."""
         with self._db.transaction() as connection:
             current = self._load(connection, document_id)
             updated = change(current)
             if updated is not None:
                 self._save(connection, updated)
-        return updated if updated is not None else current
-
-    def write(
-        self,
-        *,
-        source: str,
-        doc_id: str,
-        content: str,
-        content_type: ContentType,
-        metadata: dict[str, Any],
-        tenant: str = DEFAULT_TENANT,
-    ) -> WriteOutcome:
-        changed: list[bool] = []
-
-        def change(current: Document | None) -> Document | None:
-            new = written_over(
-                current, source, doc_id, content, content_type, metadata, tenant
-            )
-            changed.append(current is None or current.content_hash != new.content_hash)
-            return None if new == current else new
-
-        document = self._update(document_id(source, doc_id), change)
-        assert document is not None
-        return WriteOutcome(document, changed[-1])
+        return Swap(current, updated)
 
     def set_embed_job(self, document_id: str, job_id: str) -> None:
         def change(current: Document | None) -> Document | None:
@@ -112,7 +85,7 @@ class SQLiteDocumentStore(DocumentStore):
                 return None
             return current.model_copy(update={"embed_job_id": job_id})
 
-        self._update(document_id, change)
+        self._swap(document_id, change)
 
     def remove(self, document_id: str) -> Document | None:
         with self._db.transaction() as connection:
@@ -151,7 +124,7 @@ class SQLiteDocumentStore(DocumentStore):
                 }
             )
 
-        self._update(document_id, change)
+        self._swap(document_id, change)
         # Only now may the high-water mark come down: the tail beyond it is gone.
         self._db.get().execute(
             "UPDATE documents SET chunk_high_water = ? WHERE id = ?", (chunk_count, document_id)
