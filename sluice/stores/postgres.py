@@ -4,7 +4,8 @@ The columns a listing filters or sorts on (status, kind, reason, tenant, times) 
 columns with an index per listing shape; any other field a query names (``input.schema``,
 ``error_signature``) is matched by JSONB containment, which one GIN index serves.
 Compare-and-set is ``UPDATE ... WHERE id = ... AND version = ...``. All of this store's SQL
-is in this module.
+is in this module, but for the filter clauses that read as SQLite's do
+(:mod:`sluice.stores.sql_filters`).
 
 JSONB cannot hold a NUL character, which a job's input may (a stray byte in an email). Such
 a job keeps its exact JSON in ``doc_exact``, which reads prefer, and a copy with U+FFFD in
@@ -20,10 +21,11 @@ from typing import Any
 
 from psycopg import errors
 
-from schemas.job import TERMINAL, Job
+from schemas.job import TERMINAL, Job, JobStatus
 from sluice.stores.base import JobNotFound, JobQuery, JobStore
 from sluice.stores.postgres_db import PostgresConnections
 from sluice.stores.quarantine import UnreadableJob, job_from_json
+from sluice.stores.sql_filters import Clause, SQLDialect, filter_clauses, where_sql
 
 _TERMINAL = ", ".join(f"'{status.value}'" for status in sorted(TERMINAL))
 
@@ -102,6 +104,19 @@ def _nested(path: str, value: Any) -> Any:
     for part in reversed(path.split(".")):
         value = {part: value}
     return value
+
+
+def _statuses(statuses: Sequence[JobStatus]) -> Clause:
+    return "status = ANY(%s)", [[status.value for status in statuses]]
+
+
+def _field(path: str, value: Any) -> Clause:
+    if value is None:  # absent or null, as SQLite's json_extract sees it
+        return "COALESCE(doc #> %s, 'null'::jsonb) = 'null'::jsonb", [path.split(".")]
+    return "doc @> %s::jsonb", [json.dumps(_nested(path, value))]
+
+
+_DIALECT = SQLDialect(mark="%s", time=lambda time: time, statuses=_statuses, field=_field)
 
 
 def _documents(text: str) -> dict[str, str | None]:
@@ -183,52 +198,16 @@ class PostgresJobStore(JobStore):
         )
         return [row[0] for row in rows]
 
-    def _where(self, query: JobQuery) -> tuple[list[str], list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if query.statuses:
-            clauses.append("status = ANY(%s)")
-            params.append([status.value for status in query.statuses])
-        if query.kind:
-            clauses.append("kind = %s")
-            params.append(query.kind)
-        if query.reason:
-            clauses.append("reason = %s")
-            params.append(query.reason.value)
-        if query.tenant:
-            clauses.append("tenant = %s")
-            params.append(query.tenant)
-        for path, value in query.fields:
-            if value is None:  # absent or null, as SQLite's json_extract sees it
-                clauses.append("COALESCE(doc #> %s, 'null'::jsonb) = 'null'::jsonb")
-                params.append(path.split("."))
-            else:
-                clauses.append("doc @> %s::jsonb")
-                params.append(json.dumps(_nested(path, value)))
-        if query.created_before:
-            clauses.append("created_at < %s")
-            params.append(query.created_before)
-        if query.created_after:
-            clauses.append("created_at > %s")
-            params.append(query.created_after)
-        if query.updated_before:
-            clauses.append("updated_at < %s")
-            params.append(query.updated_before)
-        if query.wake_before:
-            clauses.append("wake_at <= %s")
-            params.append(query.wake_before)
-        return clauses, params
-
     def page_sql(
         self, query: JobQuery, limit: int, position: tuple[datetime, str] | None,
         oldest_first: bool,
     ) -> tuple[str, list[Any]]:
         """One page of a listing as SQL and parameters (tests EXPLAIN it)."""
-        clauses, params = self._where(query)
+        clauses, params = filter_clauses(query, _DIALECT)
         if position:
             clauses.append(f"(created_at, id) {'>' if oldest_first else '<'} (%s, %s)")
             params.extend(position)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where = where_sql(clauses)
         order = "ASC" if oldest_first else "DESC"
         return (
             f"SELECT id, created_at, {_DOC} FROM jobs {where}"
@@ -256,8 +235,8 @@ class PostgresJobStore(JobStore):
 
     def count_sql(self, query: JobQuery, path: str | None = None) -> tuple[str, list[Any]]:
         """A count, or a count per value of ``path``, as SQL and parameters."""
-        clauses, params = self._where(query)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        clauses, params = filter_clauses(query, _DIALECT)
+        where = where_sql(clauses)
         if path is None:
             return f"SELECT COUNT(*) FROM jobs {where}", params
         value_params: list[Any]

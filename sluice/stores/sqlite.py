@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from schemas.job import Job
+from schemas.job import Job, JobStatus
 from sluice.stores.base import JobNotFound, JobQuery, JobStore, format_time
 from sluice.stores.migrations import Step, migrate
 from sluice.stores.quarantine import UnreadableJob, job_from_json
+from sluice.stores.sql_filters import Clause, SQLDialect, filter_clauses, where_sql
 from sluice.stores.sqlite_db import SQLiteConnections
 from sluice.stores.sqlite_finished import FINISHED_COUNTS_STEPS, finished_counts
 
@@ -92,6 +93,24 @@ MIGRATIONS: tuple[Step, ...] = (
     "CREATE INDEX IF NOT EXISTS jobs_batch_run ON jobs (batch_run, status)"
     " WHERE batch_run IS NOT NULL",
 )
+
+
+def _statuses(statuses: Sequence[JobStatus]) -> Clause:
+    return f"status IN ({','.join('?' * len(statuses))})", [status.value for status in statuses]
+
+
+def _field(path: str, value: Any) -> Clause:
+    if path in FIELD_COLUMNS:
+        if value is None:
+            return f"{FIELD_COLUMNS[path]} IS NULL", []
+        return f"{FIELD_COLUMNS[path]} = ?", [value]
+    if value is None:
+        return f"{_FIELD} IS NULL", [f"$.{path}"]
+    return f"{_FIELD} = ?", [f"$.{path}", value]
+
+
+_DIALECT = SQLDialect(mark="?", time=format_time, statuses=_statuses, field=_field,
+                      wake_guard="wake_at IS NOT NULL AND ")
 
 
 def _text(value: Any) -> str | None:
@@ -182,50 +201,10 @@ class SQLiteJobStore(JobStore):
         ).fetchall()
         return [row[0] for row in rows]
 
-    def _where(self, query: JobQuery) -> tuple[list[str], list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if query.statuses:
-            clauses.append(f"status IN ({','.join('?' * len(query.statuses))})")
-            params.extend(status.value for status in query.statuses)
-        if query.kind:
-            clauses.append("kind = ?")
-            params.append(query.kind)
-        if query.reason:
-            clauses.append("reason = ?")
-            params.append(query.reason.value)
-        if query.tenant:
-            clauses.append("tenant = ?")
-            params.append(query.tenant)
-        for path, value in query.fields:
-            if path in FIELD_COLUMNS:
-                clauses.append(f"{FIELD_COLUMNS[path]} IS NULL" if value is None
-                               else f"{FIELD_COLUMNS[path]} = ?")
-                params.extend([] if value is None else [value])
-            elif value is None:
-                clauses.append(f"{_FIELD} IS NULL")
-                params.append(f"$.{path}")
-            else:
-                clauses.append(f"{_FIELD} = ?")
-                params.extend([f"$.{path}", value])
-        if query.created_before:
-            clauses.append("created_at < ?")
-            params.append(format_time(query.created_before))
-        if query.created_after:
-            clauses.append("created_at > ?")
-            params.append(format_time(query.created_after))
-        if query.updated_before:
-            clauses.append("updated_at < ?")
-            params.append(format_time(query.updated_before))
-        if query.wake_before:
-            clauses.append("wake_at IS NOT NULL AND wake_at <= ?")
-            params.append(format_time(query.wake_before))
-        return clauses, params
-
     def _find(
         self, query: JobQuery, limit: int, after: tuple[str, str] | None, oldest_first: bool
     ) -> list[Job]:
-        base_clauses, base_params = self._where(query)
+        base_clauses, base_params = filter_clauses(query, _DIALECT)
         order = "ASC" if oldest_first else "DESC"
         jobs: list[Job] = []
         # A quarantined row is skipped, so read on past it until the page is full.
@@ -234,7 +213,7 @@ class SQLiteJobStore(JobStore):
             if after:
                 clauses.append(f"(created_at, id) {'>' if oldest_first else '<'} (?, ?)")
                 params.extend(after)
-            where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+            where = where_sql(clauses)
             wanted = limit - len(jobs)
             rows = self._db.get().execute(
                 f"SELECT id, created_at, doc FROM jobs {where}"
@@ -251,22 +230,22 @@ class SQLiteJobStore(JobStore):
         return jobs
 
     def count(self, query: JobQuery) -> int:
-        clauses, params = self._where(query)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        clauses, params = filter_clauses(query, _DIALECT)
+        where = where_sql(clauses)
         (total,) = self._db.get().execute(f"SELECT COUNT(*) FROM jobs {where}", params).fetchone()
         return int(total)
 
     def count_upto(self, query: JobQuery, cap: int) -> int:
-        clauses, params = self._where(query)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        clauses, params = filter_clauses(query, _DIALECT)
+        where = where_sql(clauses)
         (total,) = self._db.get().execute(
             f"SELECT COUNT(*) FROM (SELECT 1 FROM jobs {where} LIMIT ?)", [*params, cap]
         ).fetchone()
         return int(total)
 
     def count_by(self, query: JobQuery, path: str) -> dict[str | None, int]:
-        clauses, params = self._where(query)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        clauses, params = filter_clauses(query, _DIALECT)
+        where = where_sql(clauses)
         if path in _COLUMNS:  # an indexed column: the count reads the index alone
             value, value_params = _COLUMNS[path], []
         else:
