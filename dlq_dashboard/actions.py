@@ -81,6 +81,28 @@ def _refuse(
     )
 
 
+# Why an action on a held item may not happen: the hold is gone or stale, or the item moved.
+_HOLD_LOST = (claims.NotClaimHolder, claims.StaleVersion)
+_ITEM_CHANGED = (ConcurrentUpdate, IllegalTransition)
+
+
+def _not_done(
+    svc: Services, request: Request, job_id: str, user: User, what: str, exc: Exception
+) -> Response:
+    """The item page again, saying why ``what`` ("Not saved") did not happen: 400 when the
+    form must change (:class:`ActionRefused`), else 409."""
+    if isinstance(exc, ActionRefused):
+        return _refuse(svc, request, job_id, user, f"{what}: {exc}.", 400)
+    if isinstance(exc, _ITEM_CHANGED):
+        return _refuse(svc, request, job_id, user, f"{what}: this item changed ({exc}).")
+    return _refuse(svc, request, job_id, user, f"{what}: {exc}.")
+
+
+def _mark_do_not_train(svc: Services, job_id: str, user: User) -> None:
+    svc.exclusions.mark(job_id, user.name)
+    svc.audit.append(user.name, "do_not_train", job_id)
+
+
 def _get(svc: Services, job_id: str) -> Job:
     return svc.store.get(job_id)
 
@@ -156,8 +178,8 @@ async def resolve_item(
     version = _version(form)
     try:
         job = _held(svc, job_id, user, version)
-    except (claims.NotClaimHolder, claims.StaleVersion) as exc:
-        return _refuse(svc, request, job_id, user, f"Not saved: {exc}.")
+    except _HOLD_LOST as exc:
+        return _not_done(svc, request, job_id, user, "Not saved", exc)
     entry = schema_for(job)
     if entry is None:
         return _refuse(svc, request, job_id, user, "Not saved: this item has no known schema.")
@@ -175,8 +197,8 @@ async def resolve_item(
             record_error=f"{len(exc.errors)} field(s) need fixing before this can be resolved.",
         )
         return render(request, "item.html", context, status_code=422)
-    except (ConcurrentUpdate, IllegalTransition) as exc:
-        return _refuse(svc, request, job_id, user, f"Not saved: this item changed ({exc}).")
+    except _ITEM_CHANGED as exc:
+        return _not_done(svc, request, job_id, user, "Not saved", exc)
     best = best_attempt(attempt_views(job.attempts))
     final = resolved.result if isinstance(resolved.result, dict) else record
     svc.audit.append(
@@ -186,8 +208,7 @@ async def resolve_item(
         schema=entry.key, sinks=sorted(resolved.sink_deliveries),
     )
     if _form_text(form, "do_not_train") == "1":
-        svc.exclusions.mark(job_id, user.name)
-        svc.audit.append(user.name, "do_not_train", job_id)
+        _mark_do_not_train(svc, job_id, user)
     return _after_action(svc, request, job, "resolved")
 
 
@@ -206,12 +227,8 @@ async def requeue_item(
             svc.store, svc.celery, svc.settings, job_id,
             input=new_input, hint=hint, by=user.name, expected_version=version,
         )
-    except (claims.NotClaimHolder, claims.StaleVersion) as exc:
-        return _refuse(svc, request, job_id, user, f"Not re-run: {exc}.")
-    except (ConcurrentUpdate, IllegalTransition) as exc:
-        return _refuse(svc, request, job_id, user, f"Not re-run: this item changed ({exc}).")
-    except (InputNotEditable, InvalidInput) as exc:
-        return _refuse(svc, request, job_id, user, f"Not re-run: {exc}.")
+    except (*_HOLD_LOST, *_ITEM_CHANGED, InputNotEditable, InvalidInput) as exc:
+        return _not_done(svc, request, job_id, user, "Not re-run", exc)
     svc.audit.append(
         user.name, "requeue", job_id, seconds_spent=seconds_since(job.claimed_at),
         new_job=new.id, hint=hint, model=model,
@@ -240,12 +257,8 @@ async def discard_item(
         job = _held(svc, job_id, user, version)
         dead_letter.discard(svc.store, job_id, reason=reason, by=user.name,
                             expected_version=version)
-    except ActionRefused as exc:
-        return _refuse(svc, request, job_id, user, f"Not discarded: {exc}.", 400)
-    except (claims.NotClaimHolder, claims.StaleVersion) as exc:
-        return _refuse(svc, request, job_id, user, f"Not discarded: {exc}.")
-    except (ConcurrentUpdate, IllegalTransition) as exc:
-        return _refuse(svc, request, job_id, user, f"Not discarded: this item changed ({exc}).")
+    except (ActionRefused, *_HOLD_LOST, *_ITEM_CHANGED) as exc:
+        return _not_done(svc, request, job_id, user, "Not discarded", exc)
     svc.audit.append(user.name, "discard", job_id, seconds_spent=seconds_since(job.claimed_at),
                      reason=reason)
     return _after_action(svc, request, job, "discarded")
@@ -268,8 +281,7 @@ async def training_mark(
 ) -> Response:
     form = await request.form()
     if _form_text(form, "do_not_train") == "1":
-        svc.exclusions.mark(job_id, user.name)
-        svc.audit.append(user.name, "do_not_train", job_id)
+        _mark_do_not_train(svc, job_id, user)
     else:
         svc.exclusions.unmark(job_id)
         svc.audit.append(user.name, "allow_training", job_id)
