@@ -3,6 +3,8 @@ answers from the command line, through the API (the CLI never opens Qdrant itsel
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -10,6 +12,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from sluice.client import SluiceClient
     from sluice.client.calls import RetrievalOptions
 
 app = typer.Typer(help="Documents in the warehouse: post, show, delete.", no_args_is_help=True)
@@ -127,6 +130,19 @@ def retrieval_options(mode: str | None, rerank: bool | None, expand: int,
     return options
 
 
+@contextlib.contextmanager
+def _retrieving(
+    mode: str | None, rerank: bool | None, expand: int, self_query: bool
+) -> Iterator[tuple[SluiceClient, RetrievalOptions]]:
+    """The API client and the retrieval options, with a failed call reported and exited."""
+    from cli.client import api_client, reported
+    from cli.main import _settings_or_exit
+
+    options = retrieval_options(mode, rerank, expand, self_query)
+    with api_client(_settings_or_exit()) as client, reported():
+        yield client, options
+
+
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option(help="Chunks to return.")] = 5,
@@ -137,11 +153,7 @@ def search(
     self_query: SelfQueryOption = False,
 ) -> None:
     """The chunks nearest a query, best first."""
-    from cli.client import api_client, reported
-    from cli.main import _settings_or_exit
-
-    options = retrieval_options(mode, rerank, expand, self_query)
-    with api_client(_settings_or_exit()) as client, reported():
+    with _retrieving(mode, rerank, expand, self_query) as (client, options):
         hits = client.search(query, k=k, source=source or None, **options).hits
     for hit in hits:
         text = " ".join(hit.text.split())
@@ -159,12 +171,8 @@ def ask(
     self_query: SelfQueryOption = False,
 ) -> None:
     """Answer from the documents, printing tokens as the model writes them."""
-    from cli.client import api_client, reported
-    from cli.main import _settings_or_exit
-
-    options = retrieval_options(mode, rerank, expand, self_query)
     sources: list[dict[str, object]] = []
-    with api_client(_settings_or_exit()) as client, reported():
+    with _retrieving(mode, rerank, expand, self_query) as (client, options):
         for event in client.ask_stream(question, k=k or None, source=source or None,
                                        **options):
             if event.event == "sources":
