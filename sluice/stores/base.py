@@ -33,6 +33,7 @@ from sluice.callbacks import add_settlement_callback
 from sluice.delivery import DeliveryDecision, decide_delivery
 from sluice.errors import JobNotFound
 from sluice.stores.cas import ConcurrentUpdate, compare_and_set
+from sluice.stores.job_changes import assign, working_copy
 
 log = structlog.get_logger(__name__)
 
@@ -127,8 +128,9 @@ class JobStore(ABC):
     def get_by_idempotency_key(self, key: str) -> Job | None: ...
 
     @abstractmethod
-    def _replace(self, job: Job, expected_version: int) -> bool:
-        """Write ``job`` if the stored version is still ``expected_version``."""
+    def _replace(self, job: Job, current: Job) -> bool:
+        """Write ``job`` over ``current`` if the stored version is still ``current.version``
+        (a backend may write only what differs between the two)."""
 
     @abstractmethod
     def _find(
@@ -219,8 +221,9 @@ class JobStore(ABC):
     def mutate(self, job_id: str, change: Mutation, *, known: Job | None = None) -> Job:
         """Apply ``change`` compare-and-set; it returns the new job, or None to leave it.
 
-        ``change`` gets a copy and may run more than once when writers race, so it must
-        not have side effects outside the job. ``known`` is a version the caller read or
+        ``change`` gets a private copy (:func:`~sluice.stores.job_changes.working_copy`)
+        and may run more than once when writers race, so it must not have side effects
+        outside the job. ``known`` is a version the caller read or
         wrote itself (unchanged since): the first try writes over it without reading the
         job again, and a read follows only when another writer moved the job meanwhile.
         """
@@ -230,7 +233,7 @@ class JobStore(ABC):
             return unread.pop() if unread else self.get(job_id)
 
         def propose(current: Job) -> Job | None:
-            proposed = change(current.model_copy(deep=True))
+            proposed = change(working_copy(current))
             if proposed is not None:
                 proposed.version = current.version + 1
                 proposed.updated_at = utcnow()
@@ -240,7 +243,7 @@ class JobStore(ABC):
         swap = compare_and_set(
             read,
             propose,
-            lambda current, proposed: self._replace(proposed, current.version),
+            lambda current, proposed: self._replace(proposed, current),
             what=f"job {job_id}",
         )
         if swap.written is None:
@@ -267,10 +270,10 @@ class JobStore(ABC):
                     f"job {job_id} is at version {job.version}, not {expected_version}"
                 )
             check_transition(job.id, job.status, target)
-            updated = job.model_copy(update={"status": target, **fields})
+            assign(job, {"status": target, **fields})
             if target in (JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELLED):
-                updated.finished_at = utcnow()
-            return Job.model_validate(updated.model_dump())
+                job.finished_at = utcnow()
+            return job
 
         return self.mutate(job_id, change, known=known)
 
@@ -279,9 +282,7 @@ class JobStore(ABC):
         ``known``: see :meth:`mutate`."""
         if "status" in fields:
             raise ValueError("use transition() to change a job's status")
-        return self.mutate(
-            job_id, lambda job: Job.model_validate({**job.model_dump(), **fields}), known=known
-        )
+        return self.mutate(job_id, lambda job: assign(job, fields), known=known)
 
     def begin_delivery(self, job_id: str, task_id: str) -> DeliveryDecision:
         """Count one broker delivery before the task body runs; see :mod:`sluice.delivery`."""

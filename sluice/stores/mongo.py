@@ -186,7 +186,8 @@ class MongoJobStore(JobStore):
         document = self._jobs.find_one({"idempotency_key": key})
         return _from_document(document) if document else None
 
-    def _replace(self, job: Job, expected_version: int) -> bool:
+    def _replace(self, job: Job, current: Job) -> bool:
+        expected_version = current.version
         document = _to_document(job)
         with self._read_lock:
             stored = self._read.pop((job.id, expected_version), None)

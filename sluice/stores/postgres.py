@@ -175,13 +175,13 @@ class PostgresJobStore(JobStore):
         row = self._db.fetchone(f"SELECT {_DOC} FROM jobs WHERE idempotency_key = %s", (key,))
         return job_from_json(row[0]) if row else None
 
-    def _replace(self, job: Job, expected_version: int) -> bool:
+    def _replace(self, job: Job, current: Job) -> bool:
         changed = self._db.execute(
             "UPDATE jobs SET status = %(status)s, reason = %(reason)s,"
             " updated_at = %(updated_at)s, version = %(version)s, doc = %(doc)s::jsonb,"
             " doc_exact = %(doc_exact)s, wake_at = %(wake_at)s"
             " WHERE id = %(id)s AND version = %(expected)s",
-            {**self._row(job), "expected": expected_version},
+            {**self._row(job), "expected": current.version},
         )
         return changed == 1
 

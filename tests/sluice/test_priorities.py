@@ -76,8 +76,9 @@ def test_a_queued_job_that_waited_too_long_moves_up_one_step(sluice_env: SluiceE
     old = utcnow() - timedelta(seconds=env.settings.priority_aging_seconds or 0) - timedelta(1)
     env.store.update_fields(job.id, sent_at=old)
     # Pretend nobody touched it for longer than the aging period.
-    aged = env.store.get(job.id).model_copy(update={"updated_at": old})
-    env.store._replace(aged, aged.version)  # the backend write keeps updated_at as given
+    current = env.store.get(job.id)
+    aged = current.model_copy(update={"updated_at": old})
+    env.store._replace(aged, current)  # the backend write keeps updated_at as given
 
     assert age_priorities(env.store, env.celery, env.settings) == 1
     moved = env.store.get(job.id)
