@@ -17,7 +17,6 @@ two versions into one event.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -31,6 +30,7 @@ import structlog
 from schemas.job import Job
 from schemas.job_event import JobEvent
 from sluice.broker_redis import UnsupportedBrokerUrl, broker_url, unix_socket
+from sluice.process_id import current_pid
 from sluice.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -65,18 +65,18 @@ class JobEventPublisher:
         self._pending: queue.SimpleQueue[tuple[str, int, str]] = queue.SimpleQueue()
 
     def __call__(self, job: Job, previous: Job | None) -> None:
-        if os.getpid() != self._pid:
+        if current_pid() != self._pid:
             self._start()
         event = JobEvent.between(previous, job)
         self._pending.put((job.id, job.version, event.model_dump_json()))
 
     def _start(self) -> None:
         with self._lock:
-            if os.getpid() == self._pid:
+            if current_pid() == self._pid:
                 return
             # A forked child inherits neither its parent's thread nor its queued items.
             self._pending = queue.SimpleQueue()
-            self._pid = os.getpid()
+            self._pid = current_pid()
             threading.Thread(target=self._drain, name="job-events", daemon=True).start()
 
     def _drain(self) -> None:
@@ -96,10 +96,15 @@ class JobEventPublisher:
     def _send(self, batch: list[tuple[str, int, str]]) -> None:
         try:
             pipe = self._client.pipeline(transaction=False)
+            keys = []
             for job_id, version, event in batch:
                 key = events_key(job_id)
                 pipe.xadd(key, {"version": version, "event": event},
                           maxlen=MAX_ENTRIES, approximate=True)
+                keys.append(key)
+            # A job's versions come in bursts (stored and sent; running and settled): its
+            # stream's lifetime is renewed once per batch, after its last entry.
+            for key in dict.fromkeys(keys):
                 pipe.expire(key, self._ttl)
             pipe.execute()
         except redis.RedisError as exc:

@@ -8,7 +8,6 @@ store's schema is applied in one, so a process that opens a fresh file never see
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -17,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sluice.private_files import PRIVATE_FILE, private_directory, private_file
+from sluice.process_id import current_pid
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -67,7 +67,7 @@ class SQLiteConnections:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
-        self._pid = os.getpid()
+        self._pid = current_pid()
         if schema:
             # Deferred: on a file that has the schema already, nothing takes the write lock.
             with self._lock, self.transaction(immediate=False) as connection:
@@ -75,10 +75,10 @@ class SQLiteConnections:
                     connection.execute(statement)
 
     def get(self) -> sqlite3.Connection:
-        if self._pid != os.getpid():  # forked: the parent's connections are not ours
+        if self._pid != current_pid():  # forked: the parent's connections are not ours
             self._local = threading.local()
             self._all = []
-            self._pid = os.getpid()
+            self._pid = current_pid()
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = sqlite3.connect(
