@@ -36,7 +36,9 @@ def working_copy(job: Job) -> Job:
     duplicate = job.model_copy()  # a new __dict__ and fields set; values shared
     values = duplicate.__dict__
     for name, value in values.items():
-        if not isinstance(value, _IMMUTABLE):
+        if isinstance(value, (list, dict)) and not value:
+            values[name] = type(value)()  # most are empty: no attempts, no sinks yet
+        elif not isinstance(value, _IMMUTABLE):
             values[name] = copy.deepcopy(value)
     return duplicate
 
