@@ -12,14 +12,13 @@ paging should keep that ratio near 1, whatever the depth.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
+from bench.dashboard_session import signed_in_viewer
+from bench.timing import timed
 from dlq_dashboard import queue
 from libs.dead_letter.actions import error_signature
 from schemas.job import DeadReason, Job, JobStatus, utcnow
@@ -62,15 +61,6 @@ def fill(store: JobStore, items: int) -> None:
         ))
 
 
-def timed(action: Callable[[], Any], repeat: int = 7) -> float:
-    samples = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - began)
-    return statistics.median(samples) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=10_000)
@@ -87,25 +77,14 @@ def main() -> None:
         for _ in range(args.depth - 1):
             cursor = queue.page(store, everything, cursor).next_cursor
         deep_cursor = cursor
-        first = timed(lambda: queue.page(store, everything, None))
-        deep = timed(lambda: queue.page(store, everything, deep_cursor))
-        filtered = timed(lambda: queue.page(store, queue.QueueFilter(reason="budget"), None))
-        groups = timed(lambda: queue.signature_groups(store, everything))
-        total = timed(lambda: store.count(everything.query()))
+        first = timed(lambda: queue.page(store, everything, None), repeat=7)
+        deep = timed(lambda: queue.page(store, everything, deep_cursor), repeat=7)
+        budget = queue.QueueFilter(reason="budget")
+        filtered = timed(lambda: queue.page(store, budget, None), repeat=7)
+        groups = timed(lambda: queue.signature_groups(store, everything), repeat=7)
+        total = timed(lambda: store.count(everything.query()), repeat=7)
 
-        from fastapi.testclient import TestClient
-
-        from dlq_dashboard.app import create_app
-        from dlq_dashboard.sessions import CSRF_FIELD
-        from dlq_dashboard.users import Role
-
-        app = create_app(settings, store=store)
-        app.state.services.users.add("bench", Role.VIEWER, "bench-password")
-        client = TestClient(app)
-        login = client.get("/login").text
-        token = login.split(f'name="{CSRF_FIELD}" value="', 1)[1].split('"', 1)[0]
-        client.post("/login", data={"username": "bench", "password": "bench-password",
-                                    CSRF_FIELD: token})
+        client, _services = signed_in_viewer(settings, store)
         page_http = timed(lambda: client.get("/").raise_for_status(), repeat=5)
         deep_http = timed(lambda: client.get("/", params={"cursor": deep_cursor})
                           .raise_for_status(), repeat=5)

@@ -29,6 +29,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from bench.dashboard_session import signed_in_viewer
 from bench.history_rows import add_history, add_live_set
 from cli.embedded_redis import start_redis
 from cli.kinds import load_kinds
@@ -43,21 +44,6 @@ API_KEY = "bench-key"
 LIVE_SET = 260  # add_live_set's defaults
 
 
-def dashboard_client(settings: Settings, store: SQLiteJobStore) -> tuple[TestClient, Any]:
-    from dlq_dashboard.app import create_app
-    from dlq_dashboard.sessions import CSRF_FIELD
-    from dlq_dashboard.users import Role
-
-    app = create_app(settings, store=store)
-    app.state.services.users.add("bench", Role.VIEWER, "bench-password")
-    client = TestClient(app)
-    login = client.get("/login").text
-    token = login.split(f'name="{CSRF_FIELD}" value="', 1)[1].split('"', 1)[0]
-    client.post("/login", data={"username": "bench", "password": "bench-password",
-                                CSRF_FIELD: token})
-    return client, app.state.services
-
-
 def hot_paths(settings: Settings, store: SQLiteJobStore, celery: Any,
               stack: contextlib.ExitStack) -> dict[str, Callable[[], Any]]:
     """Each hot path of one installation, as a call to time."""
@@ -67,7 +53,7 @@ def hot_paths(settings: Settings, store: SQLiteJobStore, celery: Any,
     stack.callback(api_app.state.store.close)
     api = TestClient(api_app)
     auth = {"Authorization": f"Bearer {API_KEY}"}
-    dashboard, services = dashboard_client(settings, store)
+    dashboard, services = signed_in_viewer(settings, store)
     known = store.list_jobs(limit=1).items[0].id
 
     def scrape() -> None:

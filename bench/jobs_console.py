@@ -12,14 +12,13 @@ bounded (cursor pages, counts that stop at a cap, windows over ``created_at``) k
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.timing import timed
 from dlq_dashboard.jobs_filter import JobsFilter, jobs_page, status_counts
 from dlq_dashboard.overview import Overview, store_figures
 from libs.access.checks import dashboard_principal
@@ -44,15 +43,6 @@ def fill(store: JobStore, count: int, newest_age: timedelta) -> None:
             input={"message": "hello " * 20, "source": f"crawl:site{index % 5}"},
             created_at=start + timedelta(minutes=index),
         ))
-
-
-def timed(action: Callable[[], Any], repeat: int = 9) -> float:
-    samples = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - began)
-    return statistics.median(samples) * 1000
 
 
 def reads(store: JobStore) -> dict[str, Callable[[], Any]]:
