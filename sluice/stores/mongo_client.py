@@ -14,7 +14,6 @@ roll back a write a caller was told succeeded), and the timeouts outlast an elec
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +22,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pymongo import MongoClient, ReadPreference
 from pymongo.collection import Collection
 from pymongo.operations import IndexModel
+
+from sluice.process_id import current_pid
 
 # Longer than an election: a write issued while the primary steps down waits for the next.
 SERVER_SELECTION_TIMEOUT_MS = 30_000
@@ -66,10 +67,10 @@ def shared_client(url: str) -> MongoClient[dict[str, Any]]:
     """This process's client for ``url`` (created on first use, again after a fork)."""
     with _lock:
         held = _clients.get(url)
-        if held is None or held[0] != os.getpid():
+        if held is None or held[0] != current_pid():
             client: MongoClient[dict[str, Any]] = MongoClient(
                 without_read_preference(url), **client_options())
-            held = (os.getpid(), client)
+            held = (current_pid(), client)
             _clients[url] = held
         return held[1]
 

@@ -16,7 +16,6 @@ the database as it was.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from psycopg import Connection
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
+from sluice.process_id import current_pid
 from sluice.stores.migrations import SchemaTooNew
 
 # How long a caller waits for a free connection before the pool says so.
@@ -44,12 +44,12 @@ _inherited: list[ConnectionPool[Connection[TupleRow]]] = []
 
 def pool_for(url: str, size: int = 10) -> ConnectionPool[Connection[TupleRow]]:
     """This process's pool for ``url`` (opened on first use; ``size`` counts then)."""
-    key = (os.getpid(), url)
+    key = (current_pid(), url)
     with _lock:
         pool = _pools.get(key)
         if pool is None:
             for (pid, other_url), other in list(_pools.items()):
-                if pid != os.getpid():
+                if pid != current_pid():
                     _inherited.append(other)
                     del _pools[(pid, other_url)]
             pool = ConnectionPool(
@@ -64,7 +64,7 @@ def close_pools() -> None:
     """Close this process's pools (tests and a clean shutdown)."""
     with _lock:
         for (pid, url), pool in list(_pools.items()):
-            if pid == os.getpid():
+            if pid == current_pid():
                 pool.close()
                 del _pools[(pid, url)]
 
