@@ -223,9 +223,9 @@ class JobStore(ABC):
 
         ``change`` gets a private copy (:func:`~sluice.stores.job_changes.working_copy`)
         and may run more than once when writers race, so it must not have side effects
-        outside the job. ``known`` is a version the caller read or
-        wrote itself (unchanged since): the first try writes over it without reading the
-        job again, and a read follows only when another writer moved the job meanwhile.
+        outside the job. ``known`` is a version the caller read or wrote itself (unchanged
+        since): the first try writes over it without reading the job again, and a read
+        follows only when another writer moved the job meanwhile.
         """
         unread = [known] if known is not None and known.id == job_id else []
 
