@@ -50,7 +50,8 @@ def succeeded(store: JobStore) -> int:
     return store.finished_counts().get(("echo", JobStatus.SUCCEEDED.value), 0)
 
 
-PRIMITIVES = ("_insert", "get", "get_by_idempotency_key", "_replace", "_find", "count",
+PRIMITIVES = ("_insert", "get", "get_by_idempotency_key", "_replace", "_count_first_delivery",
+              "_find", "count",
               "count_by")
 
 

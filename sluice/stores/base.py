@@ -284,8 +284,26 @@ class JobStore(ABC):
             raise ValueError("use transition() to change a job's status")
         return self.mutate(job_id, lambda job: assign(job, fields), known=known)
 
+    def _count_first_delivery(self, job_id: str, task_id: str) -> Job | None:
+        """The most common delivery in one conditional write, for a backend that can:
+        a queued job never delivered, whose current message this is, moved to running
+        with its first delivery counted, as :func:`~sluice.delivery.decide_delivery`
+        would move it. None for a job in any other state (and from backends without such
+        a write): the general read, decide and compare-and-set path decides then."""
+        return None
+
     def begin_delivery(self, job_id: str, task_id: str) -> DeliveryDecision:
         """Count one broker delivery before the task body runs; see :mod:`sluice.delivery`."""
+        first = self._count_first_delivery(job_id, task_id)
+        if first is not None:
+            # Observers compare with the version replaced; the one write read nothing, so it
+            # is rebuilt from what the write changed (its updated_at is not known).
+            replaced = first.model_copy(update={
+                "status": JobStatus.QUEUED, "deliveries": 0, "started_at": None,
+                "version": first.version - 1,
+            })
+            self._written(first, replaced)
+            return DeliveryDecision(first, run=True, changed=True, why="first delivery")
         decisions: list[DeliveryDecision] = []
 
         def change(job: Job) -> Job | None:

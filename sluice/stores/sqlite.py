@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from schemas.job import Job, JobStatus
+from pydantic import TypeAdapter
+
+from schemas.job import Job, JobStatus, utcnow
 from sluice.stores.base import JobNotFound, JobQuery, JobStore, format_time
 from sluice.stores.migrations import Step, migrate
 from sluice.stores.quarantine import UnreadableJob, job_from_json
@@ -113,6 +116,25 @@ _DIALECT = SQLDialect(mark="?", time=format_time, statuses=_statuses, field=_fie
                       wake_guard="wake_at IS NOT NULL AND ")
 
 
+# The first delivery of a job (JobStore._count_first_delivery) as one statement: only a
+# queued job that was never delivered, whose message this is (or that names none), with a
+# poison cap of at least one. The CASE keeps a quarantined row (not JSON) out of
+# json_extract, which would fail the statement; the general path reports that row.
+_FIRST_DELIVERY = (
+    "UPDATE jobs SET status = 'running', version = version + 1, updated_at = :updated_at,"
+    " doc = json_set(doc, '$.status', 'running', '$.deliveries', 1, '$.started_at', :now,"
+    " '$.updated_at', :now, '$.version', version + 1)"
+    " WHERE id = :id AND status = 'queued' AND CASE WHEN json_valid(doc) THEN"
+    " json_extract(doc, '$.deliveries') = 0 AND json_extract(doc, '$.retries') = 0"
+    " AND json_extract(doc, '$.max_deliveries') >= 1"
+    " AND json_extract(doc, '$.started_at') IS NULL"
+    " AND coalesce(json_extract(doc, '$.task_id') = :task_id, 1) ELSE 0 END"
+    " RETURNING doc"
+)
+# A time as the job's own JSON writes it, for the fields _FIRST_DELIVERY sets.
+_JSON_TIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -187,8 +209,7 @@ class SQLiteJobStore(JobStore):
         # include the status (a sent mark costs a fifth of a full-row write this way).
         row = self._row(job)
         before = self._indexed(current)
-        moved = [column for column, value in self._indexed(job).items()
-                 if before[column] != value]
+        moved = [column for column in before if before[column] != row[column]]
         assignments = ", ".join(f"{column} = :{column}"
                                 for column in ("updated_at", "version", "doc", *moved))
         cursor = self._db.get().execute(
@@ -196,6 +217,19 @@ class SQLiteJobStore(JobStore):
             {**row, "expected": current.version},
         )
         return cursor.rowcount == 1
+
+    def _count_first_delivery(self, job_id: str, task_id: str) -> Job | None:
+        now = utcnow()
+        row = self._db.get().execute(_FIRST_DELIVERY, {
+            "id": job_id, "task_id": task_id, "updated_at": format_time(now),
+            "now": _JSON_TIME.dump_python(now, mode="json"),
+        }).fetchone()
+        if row is None:
+            return None
+        job = job_from_json(row[0], job_id=job_id)
+        if job is None:
+            raise UnreadableJob(job_id)
+        return job
 
     def _delete(self, job_ids: Sequence[str]) -> int:
         if not job_ids:

@@ -13,6 +13,7 @@ import pytest
 
 from schemas.attempt import Attempt, AttemptOutcome
 from schemas.job import DeadReason, IllegalTransition, Job, JobStatus, utcnow
+from schemas.job_event import JobEvent
 from sluice.stores import (
     ConcurrentUpdate,
     IdempotencyConflict,
@@ -127,6 +128,39 @@ def test_delivery_is_counted_before_running(store: JobStore) -> None:
     assert decision.run
     assert store.get(job.id).deliveries == 1
     assert store.get(job.id).status is JobStatus.RUNNING
+
+
+def test_a_first_delivery_stores_what_the_general_path_would(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend's one-write first delivery must not drift from decide_delivery."""
+    events: list[tuple[str, list[str]]] = []
+    store.observe(lambda job, previous: events.append(
+        (job.id, JobEvent.between(previous, job).changed)))
+    one_write, _ = store.create(new_job(input={"n": 1}))
+    general, _ = store.create(new_job(input={"n": 1}))
+    first = store.begin_delivery(one_write.id, one_write.task_id or "")
+    monkeypatch.setattr(store, "_count_first_delivery", lambda job_id, task_id: None)
+    second = store.begin_delivery(general.id, general.task_id or "")
+
+    assert (first.run, first.changed, first.why) == (second.run, second.changed, second.why)
+    varying = {"id", "task_id", "created_at", "updated_at", "started_at"}
+    stored = [store.get(job.id) for job in (one_write, general)]
+    assert [job.model_dump(exclude=varying) for job in stored] == [
+        job.model_dump(exclude=varying) for job in (first.job, second.job)]
+    assert stored[0].model_dump(exclude=varying) == stored[1].model_dump(exclude=varying)
+    assert stored[0].started_at is not None
+    changed = {job_id: names for job_id, names in events if job_id in (one_write.id, general.id)}
+    assert changed[one_write.id] == changed[general.id] == ["status", "deliveries", "started_at"]
+
+
+def test_sqlite_counts_a_first_delivery_in_one_write(tmp_path: Path) -> None:
+    store = SQLiteJobStore(tmp_path / "jobs.db")
+    job, _ = store.create(new_job())
+    counted = store._count_first_delivery(job.id, job.task_id or "")
+    assert counted is not None and counted.status is JobStatus.RUNNING
+    # Not a first delivery any more: the general path decides from here.
+    assert store._count_first_delivery(job.id, job.task_id or "") is None
 
 
 def test_a_message_that_is_not_the_jobs_current_one_is_dropped(store: JobStore) -> None:
