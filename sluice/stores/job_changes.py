@@ -22,6 +22,9 @@ from schemas.job import Job
 # Values that cannot change in place: a copy may share them with the original.
 _IMMUTABLE = (str, int, float, bool, bytes, Decimal, datetime, date, timedelta, Enum,
               type(None))
+# type -> whether its values are immutable, learnt per type: a job has ~40 fields, and one
+# dict lookup each costs less than an isinstance check against a tuple of eleven types.
+_SHARED: dict[type, bool] = {}
 _ANY = TypeAdapter(Any)
 # Fields typed ``Any`` hold what a handler returned; a write stores its plain form (models
 # and dataclasses as dicts), as the whole-model round trip did.
@@ -36,9 +39,15 @@ def working_copy(job: Job) -> Job:
     duplicate = job.model_copy()  # a new __dict__ and fields set; values shared
     values = duplicate.__dict__
     for name, value in values.items():
-        if isinstance(value, (list, dict)) and not value:
-            values[name] = type(value)()  # most are empty: no attempts, no sinks yet
-        elif not isinstance(value, _IMMUTABLE):
+        kind = type(value)
+        shared = _SHARED.get(kind)
+        if shared is None:
+            shared = _SHARED[kind] = issubclass(kind, _IMMUTABLE)
+        if shared:
+            continue
+        if kind in (list, dict) and not value:
+            values[name] = kind()  # most are empty: no attempts, no sinks yet
+        else:
             values[name] = copy.deepcopy(value)
     return duplicate
 
