@@ -3,7 +3,10 @@
 A backend implements insert, get, compare-and-set replace (on ``version``) and queries.
 Everything that changes a job (state transitions, delivery counting, attempts, claims)
 is built here on :meth:`JobStore.mutate`, so SQLite and MongoDB follow the same rules and
-one contract suite covers both.
+one contract suite covers both. The one exception is the most frequent write, a job's first
+delivery, which a backend may do in one conditional statement
+(:meth:`JobStore._count_first_delivery`); the contract suite holds it to what the general
+path stores.
 """
 
 from __future__ import annotations
