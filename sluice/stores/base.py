@@ -3,10 +3,8 @@
 A backend implements insert, get, compare-and-set replace (on ``version``) and queries.
 Everything that changes a job (state transitions, delivery counting, attempts, claims)
 is built here on :meth:`JobStore.mutate`, so SQLite and MongoDB follow the same rules and
-one contract suite covers both. The one exception is the most frequent write, a job's first
-delivery, which a backend may do in one conditional statement
-(:meth:`JobStore._count_first_delivery`); the contract suite holds it to what the general
-path stores.
+one contract suite covers both; a backend may do a first delivery, the most frequent write,
+in one statement (:meth:`JobStore._count_first_delivery`), held to the same result.
 """
 
 from __future__ import annotations
@@ -299,8 +297,7 @@ class JobStore(ABC):
         """Count one broker delivery before the task body runs; see :mod:`sluice.delivery`."""
         first = self._count_first_delivery(job_id, task_id)
         if first is not None:
-            # Observers compare with the version replaced; the one write read nothing, so it
-            # is rebuilt from what the write changed (its updated_at is not known).
+            # Observers compare with the replaced version, rebuilt (but its updated_at).
             replaced = first.model_copy(update={
                 "status": JobStatus.QUEUED, "deliveries": 0, "started_at": None,
                 "version": first.version - 1,
