@@ -286,11 +286,9 @@ class JobStore(ABC):
         return self.mutate(job_id, lambda job: assign(job, fields), known=known)
 
     def _count_first_delivery(self, job_id: str, task_id: str) -> Job | None:
-        """The most common delivery in one conditional write, for a backend that can:
-        a queued job never delivered, whose current message this is, moved to running
-        with its first delivery counted, as :func:`~sluice.delivery.decide_delivery`
-        would move it. None for a job in any other state (and from backends without such
-        a write): the general read, decide and compare-and-set path decides then."""
+        """A queued, never delivered job whose message this is, moved to running as
+        :func:`~sluice.delivery.decide_delivery` would, in one write where a backend can;
+        None otherwise, and the general path decides."""
         return None
 
     def begin_delivery(self, job_id: str, task_id: str) -> DeliveryDecision:
