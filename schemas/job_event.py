@@ -32,8 +32,10 @@ class JobEvent(BaseModel):
         if previous is None:
             changed = ["created"]
         else:
-            changed = [name for name in type(job).model_fields
-                       if name not in _ALWAYS_CHANGED
-                       and getattr(job, name) != getattr(previous, name)]
+            # The field values themselves (a model keeps them in __dict__): one comparison
+            # per field, without an attribute lookup through the model for each side.
+            before = previous.__dict__
+            changed = [name for name, value in job.__dict__.items()
+                       if name not in _ALWAYS_CHANGED and value != before.get(name)]
         return cls(id=job.id, version=job.version, status=job.status, reason=job.reason,
                    updated_at=job.updated_at, changed=changed)
