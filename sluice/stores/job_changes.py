@@ -39,14 +39,14 @@ def working_copy(job: Job) -> Job:
     duplicate = job.model_copy()  # a new __dict__ and fields set; values shared
     values = duplicate.__dict__
     for name, value in values.items():
-        kind = type(value)
-        shared = _SHARED.get(kind)
+        value_type = type(value)
+        shared = _SHARED.get(value_type)
         if shared is None:
-            shared = _SHARED[kind] = issubclass(kind, _IMMUTABLE)
+            shared = _SHARED[value_type] = issubclass(value_type, _IMMUTABLE)
         if shared:
             continue
-        if kind in (list, dict) and not value:
-            values[name] = kind()  # most are empty: no attempts, no sinks yet
+        if value_type in (list, dict) and not value:
+            values[name] = value_type()  # most are empty: no attempts, no sinks yet
         else:
             values[name] = copy.deepcopy(value)
     return duplicate

@@ -213,8 +213,8 @@ class SQLiteJobStore(JobStore):
 
     def _replace(self, job: Job, current: Job) -> bool:
         # Only the indexed columns whose value moved are set: SQLite rewrites the entries
-        # of every index on a column named in SET, changed or not, and five indexes
-        # include the status (a sent mark costs a fifth of a full-row write this way).
+        # of every index on a column named in SET, changed or not, and three indexes
+        # include the status (a sent mark then writes the row's page alone).
         row = self._row(job)
         before = self._indexed(current)
         moved = [column for column in before if before[column] != row[column]]
