@@ -154,7 +154,7 @@ def age_text(hours: float) -> str:
 
 def neighbours(store: JobStore, current: QueueFilter, job: Job) -> tuple[str | None, str | None]:
     """The previous and next items around ``job`` under the filter (for j/k)."""
-    from sluice.stores.base import encode_cursor
+    from sluice.stores.job_query import encode_cursor
 
     query = current.query()
     after = store.list_jobs(query, limit=1, cursor=encode_cursor(job), oldest_first=True)

@@ -25,7 +25,7 @@ from schemas.job import Job, JobStatus
 from sluice.enqueue import send
 from sluice.settings import Settings
 from sluice.stores import JobQuery, JobStore
-from sluice.stores.base import encode_cursor
+from sluice.stores.job_query import encode_cursor
 
 log = structlog.get_logger(__name__)
 
