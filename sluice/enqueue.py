@@ -47,9 +47,13 @@ def submit(
     """Store a job and send its message; returns (job, created).
 
     With an idempotency key already known, returns the existing job and sends nothing.
-    If the broker is down the job stays ``queued`` with no ``sent_at``, and a worker's
-    stranded-job recovery sends it later: a stored job is never lost. An input the kind's
-    model refuses raises :class:`~sluice.errors.InvalidInput` and stores nothing.
+    The job is stored with ``sent_at`` already set, so a submit costs the store one write:
+    if the broker then refuses the message, a second write clears it and the job waits
+    ``queued`` with no ``sent_at`` until a worker's stranded-job recovery sends it. A
+    process killed between the write and the publish leaves a job that looks sent; the
+    undelivered rule of :mod:`sluice.recovery` re-sends it after the visibility timeout.
+    A stored job is never lost. An input the kind's model refuses raises
+    :class:`~sluice.errors.InvalidInput` and stores nothing.
 
     A ``run_at`` in the future stores the job ``scheduled`` and sends nothing: the due
     sweep (:mod:`sluice.due`) queues it then, however far ahead. A ``callback_url`` must
@@ -78,12 +82,14 @@ def submit(
         callback_url=callback_url,
         status=JobStatus.SCHEDULED if scheduled else JobStatus.QUEUED,
     )
+    if not scheduled:
+        job.sent_at = job.created_at
     job, created = store.create(job)
     if created and scheduled:
         log.info("job scheduled", job_id=job.id, kind=kind, run_at=str(run_at))
     elif created:
         job = send(job, store=store, celery=celery, settings=settings, countdown=countdown,
-                   kinds=kinds)
+                   kinds=kinds, marked=True)
         log.info("job submitted", job_id=job.id, kind=kind, queue=spec.queue.value, attempt=0)
     return job, created
 
@@ -96,8 +102,12 @@ def send(
     settings: Settings,
     countdown: float | None = None,
     kinds: KindTable | None = None,
+    marked: bool = False,
 ) -> Job:
-    """Publish the job's message and record that the broker took it."""
+    """Publish the job's message and record that the broker took it.
+
+    ``marked``: the stored version already carries ``sent_at`` (see :func:`submit`); a
+    refused publish then clears it, so that stranded-job recovery sends the job."""
     assert job.task_id is not None
     queue = (kinds if kinds is not None else loaded_kinds()).spec(job.kind).queue
     try:
@@ -113,6 +123,8 @@ def send(
     except (OperationalError, ConnectionError, OSError) as exc:
         log.warning("broker refused the message; the job waits for recovery",
                     job_id=job.id, kind=job.kind, error=str(exc))
+        return store.update_fields(job.id, sent_at=None, known=job) if marked else job
+    if marked:
         return job
     # ``job`` is the version just stored: the mark needs no read first.
     return store.update_fields(job.id, sent_at=utcnow(), known=job)

@@ -3,13 +3,15 @@
 Two cases are found from the job records and re-sent, each under a fresh message id so
 that any copy of the old message, if it ever arrives, is stale and dropped on delivery:
 
-- stranded: stored while the broker was down, its message never confirmed sent;
+- stranded: its message was refused while the broker was down (no ``sent_at``);
 - undelivered: queued and sent, untouched for longer than the visibility timeout (plus
   ``stranded_after``), and sent before the oldest message waiting in its queue, so its
   message is not waiting there: a worker took it off the queue and died before kombu
-  recorded it as unacknowledged (the Redis transport pops, then records), or the broker
-  lost it. A message that was in fact still held somewhere is stale once re-sent, and
-  dropped on arrival, so a wrong guess costs one message, never a second run;
+  recorded it as unacknowledged (the Redis transport pops, then records), the broker
+  lost it, or the submitting process died between storing the job (``sent_at`` is
+  stored with it) and publishing. A message that was in fact still held somewhere is
+  stale once re-sent, and dropped on arrival, so a wrong guess costs one message, never
+  a second run;
 - abandoned: running or retrying, untouched for longer than the visibility timeout (plus
   ``stranded_after``), so no broker message can still speak for it: the broker lost the
   message (a Redis restart without persistence), or a hard time limit struck where
@@ -46,6 +48,10 @@ from sluice.settings import Settings, get_settings
 from sluice.stores import JobStore, get_store
 
 log = structlog.get_logger(__name__)
+
+# A submit stores ``sent_at`` just before the publish stamps the message's own time, so a
+# job's sent_at can precede its waiting message's stamp by that much.
+SEND_STAMP_SLACK_SECONDS = 1.0
 
 
 def _take_over(
@@ -109,7 +115,7 @@ def _resend_undelivered(
                             error=str(exc))
                 return resent
         assert found.sent_at is not None
-        if found.sent_at.timestamp() >= waiting_since[queue]:
+        if found.sent_at.timestamp() + SEND_STAMP_SLACK_SECONDS >= waiting_since[queue]:
             continue  # its message may still be waiting its turn
         resent += _resend_if_untouched(found, store, celery, settings, "undelivered")
     return resent
