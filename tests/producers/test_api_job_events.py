@@ -81,3 +81,28 @@ def test_the_broker_holds_small_events_and_the_end_event_the_whole_job(
     changes = [e.data for e in received if e.event == "job"]
     assert changes[-1]["status"] == "succeeded" and "result" in changes[-1]["changed"]
     assert received[-1].event == "end" and received[-1].data["result"] == {"payload": big}
+
+
+def test_the_publisher_sends_each_event_with_its_lifetime_and_cap(sluice_env: SluiceEnv) -> None:
+    from schemas.job_event import JobEvent
+    from sluice.job_events import EVENTS_PER_CALL, MAX_ENTRIES, JobEventPublisher
+
+    client = broker_redis(sluice_env.settings)
+    publisher = JobEventPublisher(client, ttl_seconds=120)
+    busy, quiet = Job(kind="echo", input={}), Job(kind="echo", input={})
+    # Several calls' worth, and for one job twice what its stream keeps: Redis trims
+    # whole nodes of at most 100 entries, so a trim is due well before the last.
+    versions = 2 * MAX_ENTRIES + 3
+    assert versions > 3 * EVENTS_PER_CALL
+    batch = [(busy.id, version, JobEvent.between(None, busy).model_dump_json())
+             for version in range(1, versions + 1)]
+    batch.append((quiet.id, 1, JobEvent.between(None, quiet).model_dump_json()))
+    publisher._send(batch)
+
+    busy_entries = client.xrange(events_key(busy.id))
+    # Trimmed from its start, approximately: never below the cap, always ending last.
+    assert MAX_ENTRIES <= len(busy_entries) < versions
+    assert busy_entries[-1][1][b"version"] == str(versions).encode()
+    assert [fields[b"version"] for _, fields in client.xrange(events_key(quiet.id))] == [b"1"]
+    for key in (events_key(busy.id), events_key(quiet.id)):
+        assert 0 < client.ttl(key) <= 120
