@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from schemas.job import DeadReason, Job, JobStatus, utcnow
-from sluice.enqueue import submit
+from sluice.enqueue import send, submit
 from sluice.recovery import recover
 from sluice.visibility import CountdownTooLong
 from tests.conftest import SluiceEnv, make_env
@@ -165,6 +165,23 @@ def test_a_queued_job_whose_message_vanished_is_sent_again(sluice_env: SluiceEnv
     done = wait_status(sluice_env, lost.id, JobStatus.SUCCEEDED)
     assert (done.result, done.deliveries) == ({"lost": True}, 1)
     assert wait_status(sluice_env, waiting.id, JobStatus.SUCCEEDED).result == {"waiting": True}
+
+
+def test_a_queued_job_whose_own_message_is_the_oldest_waiting_is_not_sent_again(
+    sluice_env: SluiceEnv,
+) -> None:
+    """Submit stores ``sent_at`` just before the publish stamps the message: a job whose
+    message is the oldest waiting must not look sent before it, however long it waited."""
+    settings = sluice_env.settings
+    quiet = timedelta(seconds=settings.visibility_timeout + settings.stranded_after_seconds + 60)
+    job, _ = sluice_env.store.create(Job(
+        kind="echo", input={"waits": True}, task_id="its-message-waits",
+        sent_at=utcnow() - timedelta(seconds=0.5), updated_at=utcnow() - quiet,
+    ))
+    send(job, store=sluice_env.store, celery=sluice_env.celery, settings=settings, marked=True)
+
+    assert recover(sluice_env.store, sluice_env.celery, settings) == 0
+    assert sluice_env.store.get(job.id).task_id == "its-message-waits"
 
 
 def test_countdown_beyond_the_visibility_timeout_is_refused(sluice_env: SluiceEnv) -> None:
