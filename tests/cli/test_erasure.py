@@ -4,6 +4,7 @@ none of them, down to the bytes of the SQLite files; everyone else's data stays.
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from libs.erasure import subject_hash
 from libs.sinks.jsonl import append_record, jsonl_path
 from libs.sinks.records import open_records
 from producers.api.app import create_app
-from schemas.job import Job, JobStatus
+from schemas.job import Job, JobStatus, utcnow
 from sluice.job_events import events_key
 from tests.support.polling import wait_for
 from tests.support.rag_env import JOB_TIMEOUT, rag_env
@@ -50,7 +51,11 @@ def test_erasing_a_person_leaves_nothing_of_them_in_any_store(
             rag.finished(document.embed_job_id)
         assert rag.points("email", "m-1")
         # In jobs: one waiting with their address as input, one done with it in its result.
-        waiting, _ = env.store.create(Job(kind="echo", input={"from": PERSON.upper()}))
+        # Waiting for a day: a queued one would be found by recovery and run while the
+        # erasure is under way, and the worker's events for it could outlive its stream.
+        waiting, _ = env.store.create(Job(kind="echo", input={"from": PERSON.upper()},
+                                          status=JobStatus.SCHEDULED,
+                                          run_at=utcnow() + timedelta(days=1)))
         done, _ = env.store.create(Job(kind="extract", input={"document_id": theirs.id},
                                        status=JobStatus.SUCCEEDED,
                                        result={"customer_email": PERSON}))
