@@ -53,6 +53,9 @@ def test_erasing_a_person_leaves_nothing_of_them_in_any_store(
         # In jobs: one waiting with their address as input, one done with it in its result.
         # Waiting for a day: a queued one would be found by recovery and run while the
         # erasure is under way, and the worker's events for it could outlive its stream.
+        # Its event stream holds its creation (published within the publisher's batching
+        # window; waited for below, or it could land after the erasure) and, planted, the
+        # person's address.
         waiting, _ = env.store.create(Job(kind="echo", input={"from": PERSON.upper()},
                                           status=JobStatus.SCHEDULED,
                                           run_at=utcnow() + timedelta(days=1)))
@@ -60,8 +63,10 @@ def test_erasing_a_person_leaves_nothing_of_them_in_any_store(
                                        status=JobStatus.SUCCEEDED,
                                        result={"customer_email": PERSON}))
         kept, _ = env.store.create(Job(kind="echo", input={"from": OTHER}))
-        redis.Redis(unix_socket_path=str(redis_server.socket_path)).xadd(
-            events_key(waiting.id), {"event": f'{{"input": "{PERSON}"}}'})
+        broker = redis.Redis(unix_socket_path=str(redis_server.socket_path))
+        broker.xadd(events_key(waiting.id), {"event": f'{{"input": "{PERSON}"}}'})
+        wait_for(lambda: broker.xlen(events_key(waiting.id)) == 2,
+                 what="the waiting job's creation event on its stream")
         # In the sinks and the dashboard's audit trail.
         records = open_records(settings)
         records.put(done.id, "support_ticket", 1, {"customer_email": PERSON})
