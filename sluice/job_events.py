@@ -44,6 +44,10 @@ QUIET_AFTER_FAILURE_SECONDS = 5.0
 # the client ~130 us of CPU however short, so at 600 events/s a 50 ms window shares it
 # among ~30 events. A watcher sees a change up to 50 ms later.
 BATCH_WINDOW_SECONDS = 0.05
+# How long after a store write its event may still reach the stream: the window, a call
+# queued behind a full one, and slack for a busy process. Readers wait this long for it
+# before reading the version from the store instead.
+PUBLISH_LAG_SECONDS = 0.5
 # Events per call: the script runs atomically, so a batch holds the broker ~5 us per event.
 EVENTS_PER_CALL = 64
 # KEYS: one stream per event; ARGV: ttl, maxlen, then a version and an event per key. One

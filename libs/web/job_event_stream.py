@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 
 import redis
 import redis.asyncio
@@ -23,7 +24,7 @@ from libs.llm.token_stream import START
 from schemas.job import SETTLED, Job
 from schemas.job_event import JobEvent
 from sluice.broker_redis import UnsupportedBrokerUrl, async_redis
-from sluice.job_events import read_versions
+from sluice.job_events import PUBLISH_LAG_SECONDS, read_versions
 from sluice.settings import Settings
 from sluice.stores import JobStore
 
@@ -51,22 +52,38 @@ def _looked_up(job: Job) -> JobEvent:
                     updated_at=job.updated_at, changed=[])
 
 
+def _publish_lag(job: Job) -> float:
+    """How much longer the stream may still be due to bring ``job``'s version: what is left of
+    :data:`~sluice.job_events.PUBLISH_LAG_SECONDS` since the store wrote it (by the writer's
+    clock, so never more than the whole allowance)."""
+    written_ago = (datetime.now(UTC) - job.updated_at).total_seconds()
+    return min(PUBLISH_LAG_SECONDS, max(0.0, PUBLISH_LAG_SECONDS - written_ago))
+
+
 async def job_versions(
     request: Request, store: JobStore, client: redis.asyncio.Redis | None, job_id: str,
     after_version: int, end_data: EndData = whole_job,
 ) -> AsyncIterator[str]:
     """Every version after ``after_version``: first those the job's stream still holds and
     the store's current one, then each as it is published; the store is read again
-    whenever the stream stays silent, and on every look once Redis fails (``client`` None)."""
+    whenever the stream stays silent, and on every look once Redis fails (``client`` None).
+
+    A store version the stream has not brought yet is held back while its publish may still
+    be on the way (the publisher sends in batches), so versions between it and the stream's
+    last arrive one by one instead of folded into it."""
     stream_position = START
     first = True
     last_sent = last_store_look = time.monotonic()
+    ahead: JobEvent | None = None  # the store's version, held for the stream to catch up
+    hold_until = 0.0
     while not await request.is_disconnected():
         candidates: list[JobEvent] = []
         if client is not None:
+            wait_ms = None if first else STREAM_WAIT_MS
+            if ahead is not None:
+                wait_ms = max(1, min(STREAM_WAIT_MS, int((hold_until - time.monotonic()) * 1000)))
             try:
-                found = await read_versions(
-                    client, job_id, stream_position, None if first else STREAM_WAIT_MS)
+                found = await read_versions(client, job_id, stream_position, wait_ms)
             except redis.RedisError:
                 client = None  # degraded: the store alone, as often as before
                 found = []
@@ -75,11 +92,20 @@ async def job_versions(
                 candidates.append(version.event)
         now = time.monotonic()
         if first or client is None or (
-            not candidates and now - last_store_look >= STORE_LOOK_SECONDS
+            not candidates and ahead is None and now - last_store_look >= STORE_LOOK_SECONDS
         ):
-            candidates.append(_looked_up(await run_in_threadpool(store.get, job_id)))
+            looked = await run_in_threadpool(store.get, job_id)
             last_store_look = now
+            newest = max([after_version, *(event.version for event in candidates)])
+            if looked.version > newest:
+                ahead, hold_until = _looked_up(looked), now + (
+                    0.0 if client is None else _publish_lag(looked))
         first = False
+        if ahead is not None and any(event.version >= ahead.version for event in candidates):
+            ahead = None
+        if ahead is not None and time.monotonic() >= hold_until:
+            candidates.append(ahead)
+            ahead = None
         for event in candidates:
             if event.version <= after_version:
                 continue

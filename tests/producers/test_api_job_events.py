@@ -4,6 +4,7 @@ writes arrives, in order, and a reconnect resumes after the version it names."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from producers.api.app import create_app
 from schemas.job import Job
@@ -64,6 +65,43 @@ def test_without_the_stream_the_store_still_brings_the_final_state(
         again = watch(api.url, sluice_env, job.id)
         assert [e.data["status"] for e in again if e.event == "job"] == ["succeeded"]
         assert again[-1].event == "end"
+
+
+def test_a_version_written_before_its_event_is_published_arrives_whole_not_folded(
+    sluice_env: SluiceEnv, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from libs.web import job_event_stream
+    from schemas.job import JobStatus
+    from schemas.job_event import JobEvent
+    from sluice.job_events import JobEventPublisher
+    from sluice.stores.sqlite import SQLiteJobStore
+
+    # Long enough that only the stream, never the clock, can end the wait below.
+    monkeypatch.setattr(job_event_stream, "PUBLISH_LAG_SECONDS", 120.0)
+    # A store of its own whose events this test publishes, late, in place of the publisher.
+    store = SQLiteJobStore(sluice_env.settings.sqlite_path)
+    written: list[tuple[str, int, str]] = []
+    store.observe(lambda job, previous: written.append(
+        (job.id, job.version, JobEvent.between(previous, job).model_dump_json())))
+    job, _ = store.create(Job(kind="echo", input={}))
+    store.transition(job.id, JobStatus.RUNNING)
+    store.transition(job.id, JobStatus.SUCCEEDED, result={})
+    publisher = JobEventPublisher(broker_redis(sluice_env.settings), ttl_seconds=120)
+    publisher._send(written[:2])
+
+    received: list[Event] = []
+    with LiveAPI(create_app(sluice_env.settings)) as api, httpx.Client(
+        base_url=api.url, headers=sluice_env.auth(), timeout=60
+    ) as client, client.stream("GET", f"/v1/jobs/{job.id}/events") as response:
+        for event in events(response):
+            received.append(event)
+            if event.id == "1":  # the store is already at 2: its event comes only now
+                publisher._send(written[2:])
+
+    job_events = [e.data for e in received if e.event == "job"]
+    assert [e["version"] for e in job_events] == [0, 1, 2]
+    assert "result" in job_events[-1]["changed"], "the last version was read folded"
+    assert received[-1].event == "end"
 
 
 def test_the_broker_holds_small_events_and_the_end_event_the_whole_job(
